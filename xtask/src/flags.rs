@@ -1,0 +1,44 @@
+//! Command-line flags (clap). Turning flags into options happens here and
+//! nowhere else; each command module receives plain values.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about = "pinwheel: reproducible, signed Debian packages of Python applications")]
+pub struct Pinwheel {
+    /// Repository root (default: the workspace this xtask was built from).
+    #[arg(long, global = true, env = "PINWHEEL_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse packaging/pinwheel.toml and print a one-line summary.
+    CheckConfig,
+}
+
+impl Pinwheel {
+    /// Parses `std::env::args`; clap exits 2 on usage errors.
+    pub fn parse_args() -> Self {
+        Self::parse()
+    }
+
+    /// The repository root: `--root`, or the workspace this binary was built
+    /// from.
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        let root = match &self.root {
+            Some(root) => root.clone(),
+            None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .context("xtask crate has no parent directory")?
+                .to_path_buf(),
+        };
+        fs_err::canonicalize(&root).with_context(|| format!("repository root {}", root.display()))
+    }
+}

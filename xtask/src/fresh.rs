@@ -1,0 +1,174 @@
+//! The one freshness helper for every generated file: write atomically
+//! (temporary file in the same directory, fsync, rename, fsync the
+//! directory), or in check mode compare and print a unified diff. Also the
+//! repository lock that keeps two runs from interleaving.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+/// Whether a generator writes its outputs or only checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    Check,
+}
+
+/// What happened to one generated file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    /// Written (write mode) or found out of date (check mode).
+    Changed,
+}
+
+/// Makes `path` hold `contents`. In check mode nothing is written; a stale
+/// file gets a unified diff on stdout. `path` must not be a symlink.
+pub fn ensure_file_contents(path: &Path, contents: &[u8], mode: Mode) -> anyhow::Result<Outcome> {
+    refuse_symlink(path)?;
+    let old = match fs_err::read(path) {
+        Ok(old) => Some(old),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err.into()),
+    };
+    if old.as_deref() == Some(contents) {
+        return Ok(Outcome::Unchanged);
+    }
+    match mode {
+        Mode::Write => write_atomic(path, contents)?,
+        Mode::Check => {
+            let old_text = String::from_utf8_lossy(old.as_deref().unwrap_or_default());
+            let new_text = String::from_utf8_lossy(contents);
+            print!("{}", unified_diff(&old_text, &new_text, &path.display().to_string()));
+        }
+    }
+    Ok(Outcome::Changed)
+}
+
+/// A unified diff of two texts, labelled with `label`.
+pub fn unified_diff(old: &str, new: &str, label: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{label}"), &format!("b/{label}"))
+        .to_string()
+}
+
+/// Errors when `path` is a symbolic link (we never write through one).
+pub fn refuse_symlink(path: &Path) -> anyhow::Result<()> {
+    match fs_err::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            bail!("{}: is a symbolic link; refusing to write through it", path.display())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces `path` with `contents` atomically: a temporary file beside it,
+/// fsync, rename, fsync of the directory. Readers see the old file or the
+/// new one, never a part. The file mode is 0644.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    refuse_symlink(path)?;
+    let dir = parent_dir(path);
+    fs_err::create_dir_all(&dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pinwheel-tmp-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    tmp.write_all(contents).with_context(|| format!("{}: writing", path.display()))?;
+    set_mode(tmp.as_file(), 0o644)?;
+    tmp.as_file().sync_all().with_context(|| format!("{}: fsync", path.display()))?;
+    tmp.persist(path).map_err(|err| anyhow::anyhow!("{}: rename: {}", path.display(), err.error))?;
+    sync_dir(&dir)
+}
+
+/// The directory holding `path` ("." for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// fsyncs a directory so that a rename inside it is durable.
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("{}: fsync of directory", dir.display()))
+}
+
+fn set_mode(file: &File, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode)).context("setting file mode")
+}
+
+/// An exclusive lock on the repository, held for the life of the guard.
+/// A second run waits for the first (and says so) instead of interleaving.
+pub struct RepoLock {
+    _file: File,
+}
+
+impl RepoLock {
+    /// Takes `<root>/.pinwheel.lock`, waiting if another run holds it.
+    pub fn acquire(root: &Path) -> anyhow::Result<RepoLock> {
+        let path = root.join(".pinwheel.lock");
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?
+            .into_parts()
+            .0;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                eprintln!("waiting for another pinwheel run to finish ({} is locked)", path.display());
+                file.lock().with_context(|| format!("{}: lock", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("{}: lock", path.display()))
+            }
+        }
+        Ok(RepoLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        assert_eq!(ensure_file_contents(&path, b"a\n", Mode::Check).unwrap(), Outcome::Changed);
+        assert!(!path.exists(), "check mode wrote");
+        assert_eq!(ensure_file_contents(&path, b"a\n", Mode::Write).unwrap(), Outcome::Changed);
+        assert_eq!(ensure_file_contents(&path, b"a\n", Mode::Write).unwrap(), Outcome::Unchanged);
+        assert_eq!(ensure_file_contents(&path, b"b\n", Mode::Check).unwrap(), Outcome::Changed);
+        assert_eq!(fs_err::read(&path).unwrap(), b"a\n");
+        let leftovers: Vec<_> = fs_err::read_dir(dir.path().join("sub")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temporary file left behind");
+    }
+
+    #[test]
+    fn refuses_symlink_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs_err::write(&target, "x").unwrap();
+        let link = dir.path().join("out.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = write_atomic(&link, b"y").unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert_eq!(fs_err::read_to_string(&target).unwrap(), "x");
+    }
+
+    #[test]
+    fn diff_names_the_file() {
+        let diff = unified_diff("a\nb\n", "a\nc\n", "requirements.txt");
+        assert!(diff.contains("--- a/requirements.txt"));
+        assert!(diff.contains("-b\n+c\n"));
+    }
+}

@@ -1,0 +1,35 @@
+//! `cargo xtask`: the pinwheel command line. Parses flags and dispatches to
+//! one module per command; exit codes are 0 (ok), 1 (verification failed or
+//! stale) and 2 (usage or I/O error).
+
+use std::process::ExitCode;
+
+use xtask::{config, failure, flags};
+
+fn main() -> ExitCode {
+    let flags = flags::Pinwheel::parse_args();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(failure::exit_code(&err))
+        }
+    }
+}
+
+fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
+    let root = flags.root()?;
+    match flags.command {
+        flags::Command::CheckConfig => {
+            let config = config::Config::load(&root)?;
+            println!(
+                "{}: {} application(s), target CPython {} on {}",
+                config.path.display(),
+                config.apps.len(),
+                config.target.python,
+                config.target.platform
+            );
+            Ok(())
+        }
+    }
+}
