@@ -3,8 +3,12 @@
 //! `xtask` binary in `main.rs` parses flags and dispatches here; integration
 //! tests and `cargo xtask bench` use the same modules.
 
+pub mod closure;
 pub mod config;
 pub mod failure;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod lockfile;
+pub mod markers;
+pub mod requirements_txt;
