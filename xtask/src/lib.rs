@@ -8,4 +8,7 @@ pub mod failure;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod sdist_filename;
 pub mod sha256sums;
+pub mod tags;
+pub mod wheel_filename;
