@@ -8,3 +8,6 @@ pub mod failure;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod http;
+pub mod loopback;
+pub mod simple_index;
