@@ -5,9 +5,11 @@
 
 pub mod config;
 pub mod failure;
+pub mod fetch;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
 pub mod http;
 pub mod loopback;
+pub mod package_index;
 pub mod simple_index;

@@ -61,6 +61,9 @@ pub enum Fault {
         times: u32,
         seen: Arc<AtomicU32>,
     },
+    /// The first `times` requests get half the body under the full
+    /// `Content-Length`, then the connection closes; later ones succeed.
+    ShortFirst { times: u32, seen: Arc<AtomicU32> },
     /// The content gzip-compressed, `Content-Encoding: gzip`.
     Gzip,
 }
@@ -70,6 +73,14 @@ impl Fault {
     pub fn fail_first(status: u16, times: u32) -> Fault {
         Fault::FailFirst {
             status,
+            times,
+            seen: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// A cut-off body for the first `times` requests, then success.
+    pub fn short_first(times: u32) -> Fault {
+        Fault::ShortFirst {
             times,
             seen: Arc::new(AtomicU32::new(0)),
         }
@@ -565,6 +576,24 @@ fn respond(
             extra.push(("Location".into(), location.clone()));
             write_status(out, *status, "text/plain", b"moved\n", &extra)?;
             Ok(true)
+        }
+        Fault::ShortFirst { times, seen } => {
+            if seen.fetch_add(1, Ordering::SeqCst) < *times {
+                let bytes = body.into_vec()?;
+                write_head(
+                    out,
+                    200,
+                    &content_type,
+                    Some(bytes.len() as u64),
+                    &extra,
+                    true,
+                )?;
+                out.write_all(&bytes[..bytes.len() / 2])?;
+                out.flush()?;
+                Ok(false)
+            } else {
+                send(out, &content_type, body, &extra, head_only)
+            }
         }
         Fault::FailFirst {
             status,
