@@ -6,10 +6,15 @@
 pub mod archive;
 pub mod config;
 pub mod failure;
+pub mod fetch;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod http;
+pub mod loopback;
+pub mod package_index;
 pub mod sdist_filename;
 pub mod sha256sums;
+pub mod simple_index;
 pub mod tags;
 pub mod wheel_filename;
