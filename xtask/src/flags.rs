@@ -7,7 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about = "pinwheel: reproducible, signed Debian packages of Python applications")]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "pinwheel: reproducible, signed Debian packages of Python applications"
+)]
 pub struct Pinwheel {
     /// Repository root (default: the workspace this xtask was built from).
     #[arg(long, global = true, env = "PINWHEEL_ROOT", value_name = "DIR")]

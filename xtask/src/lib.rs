@@ -8,3 +8,4 @@ pub mod failure;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod signature;
