@@ -15,6 +15,7 @@ pub mod loopback;
 pub mod package_index;
 pub mod sdist_filename;
 pub mod sha256sums;
+pub mod signature;
 pub mod simple_index;
 pub mod tags;
 pub mod wheel_filename;
