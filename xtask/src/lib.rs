@@ -4,7 +4,9 @@
 //! tests and `cargo xtask bench` use the same modules.
 
 pub mod config;
+pub mod core_metadata;
 pub mod failure;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod sdist;
