@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod core_metadata;
 pub mod failure;
 pub mod fetch;
 pub mod flags;
@@ -13,6 +14,7 @@ pub mod hash;
 pub mod http;
 pub mod loopback;
 pub mod package_index;
+pub mod sdist;
 pub mod sdist_filename;
 pub mod sha256sums;
 pub mod signature;
