@@ -67,8 +67,7 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
     let pyproject = match (&options.pyproject, format) {
         (Some(p), _) => Some(p.clone()),
         (None, Format::Uv | Format::Poetry) => {
-            Some(crate::fresh::parent_dir(&options.lock).join("pyproject.toml"))
-                .filter(|p| p.exists())
+            Some(options.lock.with_file_name("pyproject.toml")).filter(|p| p.exists())
         }
         (None, _) => None,
     };
