@@ -11,5 +11,6 @@ pub mod fresh;
 pub mod hash;
 pub mod http;
 pub mod loopback;
+pub mod online;
 pub mod package_index;
 pub mod simple_index;

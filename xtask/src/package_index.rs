@@ -130,17 +130,13 @@ pub fn find_in_page(page: &ProjectPage, page_url: &Url, sha256: &Sha256) -> Opti
         })
 }
 
-/// "warning: … is yanked …" for a yanked file, `None` otherwise.
-pub fn yank_warning(file: &IndexFile) -> Option<String> {
-    file.yanked.as_ref().map(|reason| {
-        if reason.is_empty() {
-            format!("{} is yanked on the index (no reason given)", file.filename)
+/// "… is yanked on the index: reason" for a yanked file, `None` otherwise.
+pub fn yank_warning(filename: &str, yanked: Option<&str>) -> Option<String> {
+    yanked.map(|reason| {
+        if reason.trim().is_empty() {
+            format!("{filename} is yanked on the index (no reason given)")
         } else {
-            format!(
-                "{} is yanked on the index: {}",
-                file.filename,
-                reason.trim()
-            )
+            format!("{filename} is yanked on the index: {}", reason.trim())
         }
     })
 }
