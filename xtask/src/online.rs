@@ -51,6 +51,9 @@ pub struct Lookup {
     pub hashes: Vec<(Sha256, Served)>,
 }
 
+/// A project page's URL and files, or why it could not be read.
+type PageResult = anyhow::Result<(String, Vec<IndexFile>)>;
+
 /// Reads each distinct project's page once, `jobs` at a time, and reports
 /// every pinned hash. Errors (network, malformed page, unknown project)
 /// name the page.
@@ -68,8 +71,7 @@ pub fn lookup(
     names.sort();
     names.dedup();
     let next = AtomicUsize::new(0);
-    let pages: Mutex<BTreeMap<String, anyhow::Result<(String, Vec<IndexFile>)>>> =
-        Mutex::new(BTreeMap::new());
+    let pages: Mutex<BTreeMap<String, PageResult>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, names.len().max(1)) {
             scope.spawn(|| loop {

@@ -44,7 +44,7 @@ fn fixture() -> Fixture {
     );
     server.add_project("/simple/", "old-pkg", &[yanked.clone()], "/files/");
     let html_sdist = PageFile::new("html_pkg-2.0.tar.gz", b"html sdist".to_vec());
-    let html = project_html("html-pkg", &[html_sdist.clone()], "/files/");
+    let html = project_html("html-pkg", std::slice::from_ref(&html_sdist), "/files/");
     server.route("/simple/html-pkg/", Route::page(None, Some(html)));
     Fixture {
         server,
