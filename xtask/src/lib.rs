@@ -3,7 +3,9 @@
 //! `xtask` binary in `main.rs` parses flags and dispatches here; integration
 //! tests and `cargo xtask bench` use the same modules.
 
+pub mod archive;
 pub mod config;
+pub mod core_metadata;
 pub mod failure;
 pub mod fetch;
 pub mod flags;
@@ -13,4 +15,10 @@ pub mod http;
 pub mod loopback;
 pub mod online;
 pub mod package_index;
+pub mod sdist;
+pub mod sdist_filename;
+pub mod sha256sums;
+pub mod signature;
 pub mod simple_index;
+pub mod tags;
+pub mod wheel_filename;
