@@ -12,6 +12,7 @@
 //!   error.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -19,7 +20,9 @@ use crate::failure;
 use crate::hash::Sha256;
 use crate::http::Client;
 use crate::package_index::{self, DistKind, PackageIndex};
+use crate::sdist_filename::SdistFilename;
 use crate::simple_index::IndexFile;
+use pep440_rs::Version;
 
 /// One pinned requirement: its hashes as the lock states them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +69,8 @@ pub fn lookup(
     let index = PackageIndex::new(client, index_url)?;
     let mut names: Vec<String> = pins
         .iter()
-        .map(|p| package_index::normalize(&p.name))
-        .collect();
+        .map(|p| package_index::normalize(&p.name).map(|n| n.to_string()))
+        .collect::<anyhow::Result<_>>()?;
     names.sort();
     names.dedup();
     let next = AtomicUsize::new(0);
@@ -106,7 +109,8 @@ pub fn lookup(
     }
     let mut out = Vec::with_capacity(pins.len());
     for pin in pins {
-        let Some(Ok((page, files))) = pages.get(&package_index::normalize(&pin.name)) else {
+        let Some(Ok((page, files))) = pages.get(package_index::normalize(&pin.name)?.as_ref())
+        else {
             anyhow::bail!("{}: project page missing", pin.name);
         };
         let hashes = pin
@@ -153,9 +157,12 @@ pub fn check_sdists(lookups: &[Lookup]) -> anyhow::Result<Vec<String>> {
                 ),
                 Served::File {
                     filename, yanked, ..
-                } => {
-                    warnings.extend(yank_note(&what, filename, yanked));
-                }
+                } => match is_sdist_of(&l.pin, filename) {
+                    Ok(()) => warnings.extend(yank_note(&what, filename, yanked)),
+                    Err(why) => {
+                        problems.push(format!("{what}: the index serves it as {filename}, {why}"))
+                    }
+                },
             }
         }
     }
@@ -184,8 +191,13 @@ pub fn sdist_hashes(lookup: &Lookup) -> anyhow::Result<(Vec<Sha256>, Vec<String>
             yanked,
         } = served
         {
-            sdists.push(*hash);
             let what = format!("{}=={} sha256:{hash}", lookup.pin.name, lookup.pin.version);
+            if let Err(why) = is_sdist_of(&lookup.pin, filename) {
+                return Err(failure::verification_failed(format!(
+                    "{what}: the index serves it as {filename}, {why}"
+                )));
+            }
+            sdists.push(*hash);
             warnings.extend(yank_note(&what, filename, yanked));
         }
     }
@@ -205,6 +217,22 @@ pub fn sdist_hashes(lookup: &Lookup) -> anyhow::Result<(Vec<Sha256>, Vec<String>
         )));
     }
     Ok((sdists, warnings))
+}
+
+/// Whether `filename` is an sdist of the pinned name at the pinned version
+/// (PEP 440 equality), and why not.
+fn is_sdist_of(pin: &Pin, filename: &str) -> Result<(), String> {
+    let name = package_index::normalize(&pin.name).map_err(|err| err.to_string())?;
+    let version = Version::from_str(&pin.version)
+        .map_err(|err| format!("and the pinned version is invalid: {err}"))?;
+    let parsed = SdistFilename::parse_for(filename, &name).map_err(|err| format!("but {err}"))?;
+    if parsed.version != version {
+        return Err(format!(
+            "which is version {}, not {}",
+            parsed.version, pin.version
+        ));
+    }
+    Ok(())
 }
 
 fn yank_note(what: &str, filename: &str, yanked: &Option<String>) -> Option<String> {
@@ -270,6 +298,35 @@ mod tests {
             msg.contains("the index serves no file with this hash (https://idx/simple/demo/)"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn adversarial_hash_of_another_version_fails() {
+        let l = lookup(vec![(
+            h("a"),
+            file("demo-0.9.tar.gz", DistKind::Sdist, None),
+        )]);
+        let err = check_sdists(std::slice::from_ref(&l))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the index serves it as demo-0.9.tar.gz, which is version 0.9, not 1.0"),
+            "{err}"
+        );
+        let err = sdist_hashes(&l).unwrap_err().to_string();
+        assert!(err.contains("which is version 0.9, not 1.0"), "{err}");
+        let l = lookup(vec![(
+            h("a"),
+            file("other-1.0.tar.gz", DistKind::Sdist, None),
+        )]);
+        let err = check_sdists(&[l]).unwrap_err().to_string();
+        assert!(err.contains("is not a distribution of demo"), "{err}");
+        // PEP 440 equality, not string equality.
+        let l = lookup(vec![(
+            h("a"),
+            file("demo-1.0.0.tar.gz", DistKind::Sdist, None),
+        )]);
+        assert!(check_sdists(&[l]).is_ok());
     }
 
     #[test]
