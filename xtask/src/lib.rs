@@ -16,6 +16,7 @@ pub mod http;
 pub mod lockfile;
 pub mod loopback;
 pub mod markers;
+pub mod online;
 pub mod package_index;
 pub mod requirements;
 pub mod requirements_txt;
