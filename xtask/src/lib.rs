@@ -12,4 +12,5 @@ pub mod hash;
 pub mod sdist_filename;
 pub mod sha256sums;
 pub mod tags;
+pub mod wheel;
 pub mod wheel_filename;
