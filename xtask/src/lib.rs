@@ -9,6 +9,7 @@ pub mod failure;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod index_pages;
 pub mod sdist_filename;
 pub mod sha256sums;
 pub mod tags;
