@@ -25,6 +25,18 @@ pub struct Pinwheel {
 pub enum Command {
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// Build the application's source distribution reproducibly.
+    Sdist(SdistArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SdistArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory (default: target/sdist/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 impl Pinwheel {

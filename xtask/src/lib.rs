@@ -5,13 +5,21 @@
 
 pub mod archive;
 pub mod config;
+pub mod core_metadata;
 pub mod failure;
+pub mod fetch;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod http;
 pub mod index_pages;
+pub mod loopback;
+pub mod package_index;
+pub mod sdist;
 pub mod sdist_filename;
 pub mod sha256sums;
+pub mod signature;
+pub mod simple_index;
 pub mod tags;
 pub mod wheel;
 pub mod wheel_filename;
