@@ -27,6 +27,19 @@ pub enum Command {
     CheckConfig,
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
+    /// from the wheels and sdists in the index's files/.
+    RefreshIndex(RefreshIndexArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefreshIndexArgs {
+    /// The index directory (default: wheels-index/ under the root).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Write nothing; exit 1 if any generated file is out of date.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

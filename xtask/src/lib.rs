@@ -15,6 +15,7 @@ pub mod http;
 pub mod index_pages;
 pub mod loopback;
 pub mod package_index;
+pub mod refresh_index;
 pub mod sdist;
 pub mod sdist_filename;
 pub mod sha256sums;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, sdist};
+use xtask::{config, failure, flags, fresh, refresh_index, sdist};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -37,6 +37,21 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 &sdist::Options {
                     app: args.app,
                     out: args.out,
+                },
+            )?;
+            Ok(())
+        }
+        flags::Command::RefreshIndex(args) => {
+            let mode = if args.check {
+                fresh::Mode::Check
+            } else {
+                fresh::Mode::Write
+            };
+            refresh_index::run(
+                &root,
+                &refresh_index::Options {
+                    index: args.index,
+                    mode,
                 },
             )?;
             Ok(())
