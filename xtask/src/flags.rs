@@ -31,6 +31,9 @@ pub enum Command {
     UpdateDeps(UpdateDepsArgs),
     /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
     Requirements(RequirementsArgs),
+    /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
+    /// from the wheels and sdists in the index's files/.
+    RefreshIndex(RefreshIndexArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +66,16 @@ pub struct RequirementsArgs {
     /// Pin this package's upstream wheels: it publishes no sdist.
     #[arg(long = "allow-wheel-only", value_name = "NAME")]
     pub allow_wheel_only: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefreshIndexArgs {
+    /// The index directory (default: wheels-index/ under the root).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Write nothing; exit 1 if any generated file is out of date.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, requirements, sdist, update_deps};
+use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, update_deps};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -59,5 +59,20 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 allow_wheel_only: args.allow_wheel_only,
             },
         ),
+        flags::Command::RefreshIndex(args) => {
+            let mode = if args.check {
+                fresh::Mode::Check
+            } else {
+                fresh::Mode::Write
+            };
+            refresh_index::run(
+                &root,
+                &refresh_index::Options {
+                    index: args.index,
+                    mode,
+                },
+            )?;
+            Ok(())
+        }
     }
 }
