@@ -34,6 +34,12 @@ pub enum Command {
     /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
     /// from the wheels and sdists in the index's files/.
     RefreshIndex(RefreshIndexArgs),
+    /// Sign wheels-index/sha256sums.txt (detached, armored); co-sign when it is already signed.
+    Sign(SignArgs),
+    /// Verify the signed list (pinned keys, threshold, expiry, rollback, scope) and every file of the index.
+    Verify(VerifyArgs),
+    /// Verify a detached OpenPGP signature over any file against the keys in a directory.
+    VerifySignature(VerifySignatureArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,4 +112,42 @@ impl Pinwheel {
         };
         fs_err::canonicalize(&root).with_context(|| format!("repository root {}", root.display()))
     }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "gpg"])))]
+pub struct SignArgs {
+    /// The index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Sign with this armored OpenPGP secret key (passphrase from PINWHEEL_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Sign with GnuPG and this key (smartcards work): gpg --detach-sign --armor --local-user KEYID.
+    #[arg(long, value_name = "KEYID")]
+    pub gpg: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Directory of pinned public keys (default: trust.keys from the configuration).
+    #[arg(long, value_name = "DIR")]
+    pub keys: Option<PathBuf>,
+    /// Distinct pinned keys that must sign (default: trust.threshold).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub threshold: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifySignatureArgs {
+    /// Directory of armored public keys (*.asc, *.pub): every key in it is trusted.
+    #[arg(long, value_name = "DIR")]
+    pub keys: PathBuf,
+    /// The signed file.
+    pub file: PathBuf,
+    /// Its detached, armored signature.
+    pub signature: PathBuf,
 }

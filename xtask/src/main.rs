@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, update_deps};
+use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -73,6 +73,23 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 },
             )?;
             Ok(())
+        }
+        flags::Command::Sign(args) => {
+            let signer = match (args.key, args.gpg) {
+                (Some(key), _) => sign::Signer::Key(key),
+                (None, Some(id)) => sign::Signer::Gpg(id),
+                (None, None) => anyhow::bail!("pass --key FILE or --gpg KEYID"),
+            };
+            sign::run(&root, args.index.as_deref(), signer)
+        }
+        flags::Command::Verify(args) => verify::run(
+            &root,
+            args.index.as_deref(),
+            args.keys.as_deref(),
+            args.threshold.map(|t| t as usize),
+        ),
+        flags::Command::VerifySignature(args) => {
+            verify_signature::run(&args.keys, &args.file, &args.signature)
         }
     }
 }
