@@ -7,7 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about = "pinwheel: reproducible, signed Debian packages of Python applications")]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "pinwheel: reproducible, signed Debian packages of Python applications"
+)]
 pub struct Pinwheel {
     /// Repository root (default: the workspace this xtask was built from).
     #[arg(long, global = true, env = "PINWHEEL_ROOT", value_name = "DIR")]
@@ -21,6 +25,8 @@ pub struct Pinwheel {
 pub enum Command {
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// Build our own wheels from the pinned, verified sdists into wheels-index/.
+    BuildWheels(BuildWheels),
 }
 
 impl Pinwheel {
@@ -41,4 +47,20 @@ impl Pinwheel {
         };
         fs_err::canonicalize(&root).with_context(|| format!("repository root {}", root.display()))
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildWheels {
+    /// Only this application's dependencies (and the bootstrap set).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Rebuild this package even when its wheel is current (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub rebuild: Vec<String>,
+    /// Rebuild every wheel into a temporary directory, compare bytes, write nothing.
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// How many builds run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

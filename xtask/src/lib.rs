@@ -3,6 +3,7 @@
 //! `xtask` binary in `main.rs` parses flags and dispatches here; integration
 //! tests and `cargo xtask bench` use the same modules.
 
+pub mod build_wheels;
 pub mod config;
 pub mod failure;
 pub mod flags;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags};
+use xtask::{build_wheels, config, failure, flags};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -31,5 +31,14 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::BuildWheels(args) => build_wheels::run(
+            &root,
+            &build_wheels::Options {
+                app: args.app,
+                rebuild: args.rebuild,
+                verify_reproducible: args.verify_reproducible,
+                jobs: args.jobs,
+            },
+        ),
     }
 }
