@@ -27,6 +27,18 @@ pub enum Command {
     CheckConfig,
     /// Build our own wheels from the pinned, verified sdists into wheels-index/.
     BuildWheels(BuildWheels),
+    /// Build the application's source distribution reproducibly.
+    Sdist(SdistArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SdistArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory (default: target/sdist/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 impl Pinwheel {

@@ -3,9 +3,22 @@
 //! `xtask` binary in `main.rs` parses flags and dispatches here; integration
 //! tests and `cargo xtask bench` use the same modules.
 
+pub mod archive;
 pub mod build_wheels;
 pub mod config;
+pub mod core_metadata;
 pub mod failure;
+pub mod fetch;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod http;
+pub mod loopback;
+pub mod package_index;
+pub mod sdist;
+pub mod sdist_filename;
+pub mod sha256sums;
+pub mod signature;
+pub mod simple_index;
+pub mod tags;
+pub mod wheel_filename;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{build_wheels, config, failure, flags};
+use xtask::{build_wheels, config, failure, flags, sdist};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -40,5 +40,15 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 jobs: args.jobs,
             },
         ),
+        flags::Command::Sdist(args) => {
+            sdist::run(
+                &root,
+                &sdist::Options {
+                    app: args.app,
+                    out: args.out,
+                },
+            )?;
+            Ok(())
+        }
     }
 }
