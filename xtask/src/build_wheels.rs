@@ -38,9 +38,14 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
 
+use crate::archive;
 use crate::config::Config;
+use crate::fetch;
 use crate::fresh::{self, Mode, RepoLock};
 use crate::hash::Sha256;
+use crate::http;
+use crate::package_index::{self, DistKind, PackageIndex};
+use crate::sdist_filename::{SdistFilename, SdistFormat};
 use inputs::{Pin, Role};
 use manifest::{Entry, Manifest};
 use plan::{BuildSet, Member};
@@ -48,6 +53,9 @@ use waves::{Ctx, Job};
 
 /// The index directory, relative to the repository root.
 pub const INDEX_DIR: &str = "wheels-index";
+
+/// Where fetched sdists wait until their build succeeds.
+pub const SDIST_CACHE: &str = "target/pinwheel/sdists";
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -137,13 +145,14 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         return Ok(());
     }
 
+    let sdists = locate_sdists(&config, &files, &root.join(SDIST_CACHE), &todo)?;
+    // From here on SIGINT/SIGTERM stop the builds and we clean up (fetch.rs
+    // handles them itself while downloading).
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&interrupted))
             .context("installing the signal handler")?;
     }
-    let sdists = locate_sdists(&files, &todo)?;
-    waves::check_interrupted(&interrupted)?;
 
     let build_root = env::BuildRoot::acquire(Path::new(env::BUILD_ROOT))?;
     let isolation = env::Isolation::probe();
@@ -338,36 +347,91 @@ fn remove_stale_temporaries(files: &Path) -> anyhow::Result<()> {
 }
 
 /// The verified sdist of every pin: a file in `files/` whose sha256 is
-/// pinned.
-fn locate_sdists(files: &Path, todo: &[&Pin]) -> anyhow::Result<BTreeMap<PackageName, PathBuf>> {
-    let mut by_hash: BTreeMap<Sha256, PathBuf> = BTreeMap::new();
-    if let Ok(entries) = fs_err::read_dir(files) {
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "whl") || !path.is_file() {
-                continue;
-            }
-            by_hash.insert(Sha256::of_file(&path)?, path);
-        }
-    }
+/// pinned, or one fetched from the package index into `cache` (its sha256
+/// checked before anything reads it).
+fn locate_sdists(
+    config: &Config,
+    files: &Path,
+    cache: &Path,
+    todo: &[&Pin],
+) -> anyhow::Result<BTreeMap<PackageName, PathBuf>> {
     let mut out = BTreeMap::new();
     let mut missing = Vec::new();
     for pin in todo {
-        match pin.sha256.iter().find_map(|sha| by_hash.get(sha)) {
-            Some(path) => {
-                out.insert(pin.name.clone(), path.clone());
+        let mut found = None;
+        for dir in [files, cache] {
+            let Ok(entries) = fs_err::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry?.path();
+                let name = file_name(&path);
+                let is_candidate = SdistFilename::parse_for(&name, &pin.name)
+                    .is_ok_and(|f| f.version == pin.version);
+                if is_candidate && path.is_file() && pin.sha256.contains(&Sha256::of_file(&path)?) {
+                    found = Some(path);
+                    break;
+                }
             }
-            None => missing.push(format!("{} {}", pin.name, pin.version)),
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some(path) => {
+                out.insert(pin.name.clone(), path);
+            }
+            None => missing.push(*pin),
         }
     }
-    if !missing.is_empty() {
-        // INTERIM: fetch.rs downloads these.
-        bail!(
-            "no sdist with the pinned sha256 in {} for {}",
-            files.display(),
-            missing.join(", ")
-        );
+    if missing.is_empty() {
+        return Ok(out);
     }
+    let client = http::Client::new(&config.index)?;
+    let index = PackageIndex::new(&client, &config.index.url)?;
+    let mut downloads = Vec::new();
+    for pin in missing {
+        let mut errors = Vec::new();
+        let found =
+            pin.sha256
+                .iter()
+                .find_map(|sha| match index.find_file(pin.name.as_ref(), sha) {
+                    Ok(found) => Some((found, *sha)),
+                    Err(err) => {
+                        errors.push(format!("{err:#}"));
+                        None
+                    }
+                });
+        let Some((found, sha256)) = found else {
+            bail!("{} {}: {}", pin.name, pin.version, errors.join("; "));
+        };
+        let filename = &found.file.filename;
+        let parsed = SdistFilename::parse_for(filename, &pin.name).map_err(|err| {
+            anyhow::anyhow!("{} {}: the pinned file: {err}", pin.name, pin.version)
+        })?;
+        if found.kind != DistKind::Sdist || parsed.version != pin.version || filename.contains('/')
+        {
+            bail!("{} {}: the file with the pinned sha256 is {filename:?}, not an sdist of that version", pin.name, pin.version);
+        }
+        if let Some(warning) = package_index::yank_warning(&found.file) {
+            eprintln!("{warning}");
+        }
+        let dest = cache.join(filename);
+        downloads.push(fetch::Download {
+            label: filename.clone(),
+            url: found.file.url.clone(),
+            dest: dest.clone(),
+            sha256,
+            size: found.file.size,
+        });
+        out.insert(pin.name.clone(), dest);
+    }
+    fs_err::create_dir_all(cache)?;
+    let report = fetch::fetch_all(&client, &downloads, &fetch::Options::default())?;
+    eprintln!(
+        "fetched {} sdist(s), {} bytes",
+        report.fetched, report.bytes
+    );
     Ok(out)
 }
 
@@ -418,13 +482,11 @@ fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
     if dir.exists() {
         fs_err::remove_dir_all(dir)?;
     }
-    fs_err::create_dir_all(dir)?;
-    // INTERIM: archive.rs unpacks safely.
-    let mut archive = zip::ZipArchive::new(fs_err::File::open(wheel)?)
-        .with_context(|| format!("{}: not a zip archive", wheel.display()))?;
-    archive
-        .extract(dir)
-        .with_context(|| format!("{}: unpacking into {}", wheel.display(), dir.display()))
+    if let Some(parent) = dir.parent() {
+        fs_err::create_dir_all(parent)?;
+    }
+    archive::unpack_as(wheel, SdistFormat::Zip, dir, archive::Limits::default())?;
+    Ok(())
 }
 
 /// The target environment's PEP 508 markers.

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
+
+use crate::archive;
 
 use super::build_system::{self, BuildSystem};
 use super::env::{self, BuildRoot};
@@ -86,20 +88,13 @@ pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     let dest = dir.join("src");
-    fs_err::create_dir_all(&dest)?;
-    // INTERIM: archive.rs (safe unpacking with caps) replaces this.
-    let file = fs_err::File::open(sdist)?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    archive.set_preserve_permissions(false);
-    archive
-        .unpack(&dest)
-        .with_context(|| format!("{}: unpacking", sdist.display()))?;
-    let mut tops = fs_err::read_dir(&dest)?.collect::<Result<Vec<_>, _>>()?;
-    match tops.len() {
-        1 if tops[0].file_type()?.is_dir() => Ok(tops.remove(0).path()),
+    let unpacked = archive::unpack(sdist, &dest, archive::Limits::default())?;
+    match unpacked.top_level.as_slice() {
+        [top] if dest.join(top).is_dir() => Ok(dest.join(top)),
         _ => bail!(
-            "{}: an sdist must hold exactly one top-level directory",
-            sdist.display()
+            "{}: an sdist must hold exactly one top-level directory, not {:?}",
+            sdist.display(),
+            unpacked.top_level
         ),
     }
 }
