@@ -31,7 +31,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -145,15 +144,13 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         return Ok(());
     }
 
+    // SIGINT (and SIGTERM) stop fetches and builds, and we clean up: the
+    // first one sets the flag, a second one exits at once.
+    let _sigint = fetch::SigintGuard::arm();
+    let interrupted = fetch::SigintGuard::seen();
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&interrupted))
+        .context("installing the SIGTERM handler")?;
     let sdists = locate_sdists(&config, &files, &root.join(SDIST_CACHE), &todo)?;
-    // From here on SIGINT/SIGTERM stop the builds and we clean up (fetch.rs
-    // handles them itself while downloading).
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&interrupted))
-            .context("installing the signal handler")?;
-    }
-
     let build_root = env::BuildRoot::acquire(Path::new(env::BUILD_ROOT))?;
     let isolation = env::Isolation::probe();
     if let env::Isolation::Unavailable(why) = &isolation {

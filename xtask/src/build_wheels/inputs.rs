@@ -2,8 +2,9 @@
 //! (`packaging/bootstrap/uv.lock`) and of each application
 //! (`requirements/<app>/requirements.txt`).
 //!
-//! INTERIM: until the lockfile readers land, both are read from the uv.lock
-//! files (every package with an sdist, the project itself excluded).
+//! INTERIM: until the lockfile readers land, the bootstrap uv.lock is read
+//! here (every package with an sdist, the project itself excluded) and the
+//! requirements files with a minimal parser.
 
 use std::str::FromStr;
 
@@ -46,12 +47,20 @@ pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
         None => config.apps.keys().map(String::as_str).collect(),
     };
     for name in apps {
-        let app = config.app(name)?;
-        for pin in read_uv_lock(&config.abs(&app.lock), Role::App)? {
+        config.app(name)?;
+        let path = config
+            .root
+            .join("requirements")
+            .join(name)
+            .join("requirements.txt");
+        let text = fs_err::read_to_string(&path).with_context(|| {
+            format!("no pins for {name}: run `cargo xtask update-deps --app {name}` first")
+        })?;
+        for pin in parse_requirements(&text, &path)? {
             match pins.iter().find(|p| p.name == pin.name && p.version == pin.version) {
                 Some(existing) if existing.sha256 != pin.sha256 => bail!(
                     "{}: {} {} is pinned with different sdist hashes by the bootstrap set and by {name}",
-                    app.lock.display(),
+                    path.display(),
                     pin.name,
                     pin.version
                 ),
@@ -109,6 +118,43 @@ fn read_uv_lock(path: &std::path::Path, role: Role) -> anyhow::Result<Vec<Pin>> 
                 Sha256::from_str(hex).with_context(|| format!("{}: {name}", path.display()))?
             ],
             role,
+        });
+    }
+    Ok(pins)
+}
+
+fn parse_requirements(text: &str, path: &std::path::Path) -> anyhow::Result<Vec<Pin>> {
+    let joined = text.replace("\\\n", " ");
+    let mut pins = Vec::new();
+    for line in joined.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let spec = words.next().unwrap_or_default();
+        let (name, version) = spec
+            .split_once("==")
+            .with_context(|| format!("{}: {spec:?} is not pinned with ==", path.display()))?;
+        let mut sha256 = Vec::new();
+        for word in words {
+            let hex = word
+                .strip_prefix("--hash=sha256:")
+                .with_context(|| format!("{}: unexpected {word:?}", path.display()))?;
+            sha256.push(
+                Sha256::from_str(hex).with_context(|| format!("{}: {name}", path.display()))?,
+            );
+        }
+        if sha256.is_empty() {
+            bail!("{}: {name} has no --hash", path.display());
+        }
+        pins.push(Pin {
+            name: PackageName::from_str(name)
+                .with_context(|| format!("{}: {name}", path.display()))?,
+            version: Version::from_str(version)
+                .map_err(|e| anyhow::anyhow!("{}: {version}: {e}", path.display()))?,
+            sha256,
+            role: Role::App,
         });
     }
     Ok(pins)
