@@ -135,7 +135,20 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
             );
         }
     }
+    let prune = options.app.is_none() && !options.verify_reproducible;
     if todo.is_empty() {
+        let mut manifest = manifest;
+        if prune && !stale_files(&index, &mut manifest, &pins)?.is_empty() {
+            commit(
+                &index,
+                manifest,
+                &manifest_path,
+                &[],
+                &build_env,
+                &pins,
+                prune,
+            )?;
+        }
         println!(
             "build-wheels: all {} wheels are up to date ({} ms)",
             pins.len(),
@@ -280,7 +293,15 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     if options.verify_reproducible {
         return compare(&index, &current, &built);
     }
-    commit(&index, manifest, &manifest_path, &built, &build_env)?;
+    commit(
+        &index,
+        manifest,
+        &manifest_path,
+        &built,
+        &build_env,
+        &pins,
+        prune,
+    )?;
     println!(
         "build-wheels: built {} wheel(s), {} already current ({:.1} s)",
         built.len(),
@@ -555,14 +576,16 @@ fn compare(
     )))
 }
 
-/// Writes the sdists, wheels and manifest into the index, and regenerates
-/// the index pages.
+/// Writes the sdists, wheels and manifest into the index, removes (when
+/// `prune`) what no pin needs any more, and regenerates the index pages.
 fn commit(
     index: &Path,
     mut manifest: Manifest,
     manifest_path: &Path,
     built: &[Built],
     build_env: &Sha256,
+    pins: &[Pin],
+    prune: bool,
 ) -> anyhow::Result<()> {
     let files = index.join("files");
     fs_err::create_dir_all(&files)?;
@@ -594,7 +617,44 @@ fn commit(
         };
         manifest.wheels.insert(entry.file.clone(), entry);
     }
+    if prune {
+        for path in stale_files(index, &mut manifest, pins)? {
+            eprintln!("removing {}: no pin needs it any more", path.display());
+            fs_err::remove_file(path)?;
+        }
+    }
     fresh::ensure_file_contents(manifest_path, manifest.render().as_bytes(), Mode::Write)?;
     // INTERIM: refresh-index regenerates the index pages here.
     Ok(())
+}
+
+/// Drops manifest entries of packages no longer pinned and returns the
+/// wheels and sdists in `files/` that no remaining entry names.
+fn stale_files(
+    index: &Path,
+    manifest: &mut Manifest,
+    pins: &[Pin],
+) -> anyhow::Result<Vec<PathBuf>> {
+    manifest.wheels.retain(|_, e| {
+        pins.iter()
+            .any(|p| p.name.as_ref() == e.name && p.version.to_string() == e.version)
+    });
+    let keep: Vec<&str> = manifest
+        .wheels
+        .values()
+        .flat_map(|e| [e.file.as_str(), e.sdist.as_str()])
+        .collect();
+    let mut stale = Vec::new();
+    let Ok(entries) = fs_err::read_dir(index.join("files")) else {
+        return Ok(stale);
+    };
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let is_dist = name.ends_with(".whl") || SdistFormat::of(&name).is_some();
+        if is_dist && !keep.contains(&format!("files/{name}").as_str()) {
+            stale.push(index.join("files").join(name));
+        }
+    }
+    stale.sort();
+    Ok(stale)
 }

@@ -363,6 +363,17 @@ fn builds_incrementally_and_reproducibly() {
     );
     std::fs::write(&toy_wheel, &good).unwrap();
 
+    // A package no longer pinned leaves the index; a new one is built.
+    fixture.set_app(&[toy("other")]);
+    let out = fixture.run(&[]);
+    assert_exit(&out, 0);
+    let now = fixture.index_files();
+    assert!(now.iter().any(|f| f.starts_with("files/other-1.0-")), "{now:?}");
+    assert!(!now.iter().any(|f| f.starts_with("files/toy-1.0")), "{now:?}");
+    assert!(text(&out.stderr).contains("removing"), "{}", text(&out.stderr));
+    fixture.set_app(&[toy("toy")]);
+    assert_exit(&fixture.run(&[]), 0);
+
     // The same sdists built from another checkout give the same bytes.
     let other = Fixture::new(&[toy("toy")]);
     assert_exit(&other.run(&[]), 0);
