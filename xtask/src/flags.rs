@@ -25,6 +25,8 @@ pub struct Pinwheel {
 pub enum Command {
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// Build our own wheels from the pinned, verified sdists into wheels-index/.
+    BuildWheels(BuildWheels),
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
     /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
@@ -150,4 +152,20 @@ pub struct VerifySignatureArgs {
     pub file: PathBuf,
     /// Its detached, armored signature.
     pub signature: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildWheels {
+    /// Only this application's dependencies (and the bootstrap set).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Rebuild this package even when its wheel is current (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub rebuild: Vec<String>,
+    /// Rebuild every wheel into a temporary directory, compare bytes, write nothing.
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// How many builds run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

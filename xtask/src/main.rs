@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
+use xtask::{build_wheels, config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -31,6 +31,15 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::BuildWheels(args) => build_wheels::run(
+            &root,
+            &build_wheels::Options {
+                app: args.app,
+                rebuild: args.rebuild,
+                verify_reproducible: args.verify_reproducible,
+                jobs: args.jobs,
+            },
+        ),
         flags::Command::Sdist(args) => {
             sdist::run(
                 &root,
