@@ -27,6 +27,33 @@ pub enum Command {
     CheckConfig,
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Verify the wheel index, then build the application's Debian package.
+    BuildDeb(BuildDebArgs),
+    /// Build the Debian package twice in varied environments and compare.
+    CheckReproducible(CheckReproducibleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckReproducibleArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// When not root, install missing build dependencies and faketime through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildDebArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory for the .deb, .buildinfo and .changes (default: target/debian/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// When not root, install missing build dependencies through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -4,8 +4,11 @@
 //! tests and `cargo xtask bench` use the same modules.
 
 pub mod archive;
+pub mod build_deb;
+pub mod check_reproducible;
 pub mod config;
 pub mod core_metadata;
+pub mod deb;
 pub mod failure;
 pub mod fetch;
 pub mod flags;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, sdist};
+use xtask::{build_deb, check_reproducible, config, failure, flags, sdist};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -31,6 +31,21 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::BuildDeb(args) => build_deb::run(
+            &root,
+            &build_deb::Options {
+                app: args.app,
+                out: args.out,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
+        flags::Command::CheckReproducible(args) => check_reproducible::run(
+            &root,
+            &check_reproducible::Options {
+                app: args.app,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
         flags::Command::Sdist(args) => {
             sdist::run(
                 &root,
