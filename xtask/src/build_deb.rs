@@ -171,7 +171,7 @@ pub fn build(
         );
     }
     let sdist = crate::sdist::build(config, app)?;
-    let upstream = changelog::upstream_version(&changelog.version);
+    let upstream = changelog::upstream_version(&changelog.version).to_owned();
     if upstream != sdist.version {
         bail!(
             "debian/changelog: version {} does not match {}'s version {}; add a changelog entry (`dch -v {}`)",
@@ -189,25 +189,9 @@ pub fn build(
         .prefix("work-")
         .tempdir_in(&work_parent)
         .with_context(|| format!("{}: cannot create a build directory", work_parent.display()))?;
-    let tree = work.path().join(format!("{source}-{upstream}"));
-    let backend = backend_pins(config, app, &list)?;
-    let staged = stage::stage(
-        &tree,
-        &stage::Inputs {
-            root,
-            app,
-            packages: &packages,
-            sdist: &sdist,
-            list: &list,
-            backend: &backend,
-        },
-    )?;
+    let tree = stage_tree(config, app, &list, work.path())?;
     lap("staging", &mut steps);
-    eprintln!(
-        "staged {} with {staged} wheels; running dpkg-buildpackage",
-        tree.display()
-    );
-
+    eprintln!("running dpkg-buildpackage in a clean environment");
     let home = work.path().join("home");
     fs_err::create_dir_all(&home)?;
     let log_path = work.path().join("build.log");
@@ -265,6 +249,37 @@ pub fn build(
         steps,
         phases,
     })
+}
+
+/// Stages the clean source tree for `app` under `work` from the verified
+/// `list` and returns its path (`work/<source>-<version>`). It does not
+/// verify anything itself: [`build`] calls it after the first verification
+/// (tests call it directly to prove that pip's check stands on its own).
+pub fn stage_tree(
+    config: &Config,
+    app: &str,
+    list: &BTreeMap<String, Sha256>,
+    work: &Path,
+) -> anyhow::Result<PathBuf> {
+    let control = fs_err::read_to_string(config.root.join("debian/control"))?;
+    let source = changelog::field(&control, "Source").context("debian/control: no Source field")?;
+    let packages = changelog::binary_packages(&control);
+    let sdist = crate::sdist::build(config, app)?;
+    let tree = work.join(format!("{source}-{}", sdist.version));
+    let backend = backend_pins(config, app, list)?;
+    let staged = stage::stage(
+        &tree,
+        &stage::Inputs {
+            root: &config.root,
+            app,
+            packages: &packages,
+            sdist: &sdist,
+            list,
+            backend: &backend,
+        },
+    )?;
+    eprintln!("staged {} with {staged} wheels", tree.display());
+    Ok(tree)
 }
 
 /// Creates `out` if needed and proves it writable, before any work.

@@ -344,6 +344,79 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compare_names_the_differing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs_err::create_dir_all(&a).unwrap();
+        fs_err::create_dir_all(&b).unwrap();
+        let name = "p_1_amd64.deb";
+        let files_a: &[(&str, &[u8], u32)] = &[
+            ("./usr/bin/p", b"#!/bin/sh\necho 1\n", 0o755),
+            ("./same", b"s", 0o644),
+        ];
+        let files_b: &[(&str, &[u8], u32)] = &[
+            ("./usr/bin/p", b"#!/bin/sh\necho 2\n", 0o755),
+            ("./same", b"s", 0o644),
+        ];
+        fs_err::write(a.join(name), crate::deb::test_deb(b"Package: p\n", files_a)).unwrap();
+        fs_err::write(b.join(name), crate::deb::test_deb(b"Package: p\n", files_b)).unwrap();
+        let info = "Format: 1.0\nBuild-Date: 1\nEnvironment:\n LANG=C\n";
+        fs_err::write(a.join("p_1_amd64.buildinfo"), info).unwrap();
+        fs_err::write(
+            b.join("p_1_amd64.buildinfo"),
+            info.replace("Date: 1", "Date: 2")
+                .replace("Format: 1.0", "Format: 9"),
+        )
+        .unwrap();
+        let report = compare(&a, &b).unwrap();
+        assert!(report.differs);
+        assert!(
+            report.text.contains("DIFFERS    p_1_amd64.deb"),
+            "{}",
+            report.text
+        );
+        assert!(
+            report.text.contains("data.tar: usr/bin/p\n"),
+            "{}",
+            report.text
+        );
+        assert!(
+            report.text.contains("-echo 1") && report.text.contains("+echo 2"),
+            "{}",
+            report.text
+        );
+        assert!(
+            !report.text.contains("./same") && !report.text.contains(": same"),
+            "{}",
+            report.text
+        );
+        assert!(
+            report
+                .text
+                .contains("DIFFERS    p_1_amd64.buildinfo (beyond"),
+            "{}",
+            report.text
+        );
+        assert!(report.text.contains("-Format: 1.0"), "{}", report.text);
+
+        fs_err::write(b.join(name), fs_err::read(a.join(name)).unwrap()).unwrap();
+        fs_err::write(
+            b.join("p_1_amd64.buildinfo"),
+            info.replace("Date: 1", "Date: 2"),
+        )
+        .unwrap();
+        let report = compare(&a, &b).unwrap();
+        assert!(!report.differs, "{}", report.text);
+        assert!(
+            report
+                .text
+                .contains("p_1_amd64.buildinfo except Build-Date,"),
+            "{}",
+            report.text
+        );
+    }
+
+    #[test]
     fn locales() {
         assert_eq!(pick_locale("C\nC.utf8\nPOSIX\n"), "C");
         assert_eq!(pick_locale("C\nen_US.utf8\nfr_FR.utf8\n"), "fr_FR.UTF-8");

@@ -223,11 +223,23 @@ pub fn parse_deb(bytes: &[u8]) -> anyhow::Result<Deb> {
     })
 }
 
+/// A small `.deb` for tests: `control` and data files `(path, bytes, mode)`.
+#[cfg(test)]
+pub(crate) fn test_deb(control: &[u8], data: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let control = tests::tar_gz(&[("./control", control, 0o644)]);
+    let data = tests::tar_gz(data);
+    tests::ar(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar.gz", &data),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    pub(crate) fn ar(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = AR_MAGIC.to_vec();
         for (name, data) in members {
             out.extend(
@@ -250,7 +262,7 @@ mod tests {
         out
     }
 
-    fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    pub(crate) fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
         let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
             Vec::new(),
             flate2::Compression::fast(),
