@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
-use xtask::{build_deb, check_reproducible, config, failure, flags, sdist};
+use xtask::{
+    build_deb, check_reproducible, config, failure, flags, fresh, refresh_index, requirements,
+    sdist, update_deps,
+};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -52,6 +55,39 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 &sdist::Options {
                     app: args.app,
                     out: args.out,
+                },
+            )?;
+            Ok(())
+        }
+        flags::Command::UpdateDeps(args) => update_deps::run(
+            &root,
+            &update_deps::Options {
+                app: args.app,
+                check: args.check,
+                relock: args.relock,
+                online: args.online,
+            },
+        ),
+        flags::Command::Requirements(args) => requirements::run(
+            &root,
+            &requirements::Options {
+                lock: args.lock,
+                pyproject: args.pyproject,
+                python: args.python,
+                allow_wheel_only: args.allow_wheel_only,
+            },
+        ),
+        flags::Command::RefreshIndex(args) => {
+            let mode = if args.check {
+                fresh::Mode::Check
+            } else {
+                fresh::Mode::Write
+            };
+            refresh_index::run(
+                &root,
+                &refresh_index::Options {
+                    index: args.index,
+                    mode,
                 },
             )?;
             Ok(())
