@@ -29,6 +29,10 @@ pub enum Command {
     BuildWheels(BuildWheels),
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Verify the wheel index, then build the application's Debian package.
+    BuildDeb(BuildDebArgs),
+    /// Build the Debian package twice in varied environments and compare.
+    CheckReproducible(CheckReproducibleArgs),
     /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
     UpdateDeps(UpdateDepsArgs),
     /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
@@ -42,6 +46,29 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a detached OpenPGP signature over any file against the keys in a directory.
     VerifySignature(VerifySignatureArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckReproducibleArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// When not root, install missing build dependencies and faketime through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildDebArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory for the .deb, .buildinfo and .changes (default: target/debian/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// When not root, install missing build dependencies through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
 }
 
 #[derive(Debug, clap::Args)]

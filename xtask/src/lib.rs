@@ -4,10 +4,13 @@
 //! tests and `cargo xtask bench` use the same modules.
 
 pub mod archive;
+pub mod build_deb;
 pub mod build_wheels;
+pub mod check_reproducible;
 pub mod closure;
 pub mod config;
 pub mod core_metadata;
+pub mod deb;
 pub mod failure;
 pub mod fetch;
 pub mod flags;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{build_wheels, config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
+use xtask::{build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -38,6 +38,21 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 rebuild: args.rebuild,
                 verify_reproducible: args.verify_reproducible,
                 jobs: args.jobs,
+            },
+        ),
+        flags::Command::BuildDeb(args) => build_deb::run(
+            &root,
+            &build_deb::Options {
+                app: args.app,
+                out: args.out,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
+        flags::Command::CheckReproducible(args) => check_reproducible::run(
+            &root,
+            &check_reproducible::Options {
+                app: args.app,
+                install_build_deps: args.install_build_deps,
             },
         ),
         flags::Command::Sdist(args) => {
