@@ -31,5 +31,18 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::Bench(args) => xtask::bench::run(
+            &root,
+            xtask::bench::Options {
+                quick: args.quick,
+                only: args.only,
+            },
+        ),
+        flags::Command::FaultInject(args) => {
+            xtask::fault_inject::run(&root, args.runs, args.seed, &args.only)
+        }
+        flags::Command::AdversarialReport(args) => {
+            xtask::adversarial_report::run(&root, args.from_log.as_deref())
+        }
     }
 }
