@@ -64,7 +64,10 @@ pub struct Index {
 
 impl Default for Index {
     fn default() -> Self {
-        Index { url: default_index_url(), allowed_hosts: default_allowed_hosts() }
+        Index {
+            url: default_index_url(),
+            allowed_hosts: default_allowed_hosts(),
+        }
     }
 }
 
@@ -139,18 +142,31 @@ impl Config {
             .map_err(|err| anyhow::anyhow!("{}: {}", path.display(), one_line(&err.to_string())))?;
         for name in raw.apps.keys() {
             let ok = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
-                bail!("{}: application name {name:?} must be lowercase letters, digits and '-'", path.display());
+                bail!(
+                    "{}: application name {name:?} must be lowercase letters, digits and '-'",
+                    path.display()
+                );
             }
         }
         if raw.trust.threshold == 0 {
             bail!("{}: trust.threshold must be at least 1", path.display());
         }
-        if !raw.target.python.split('.').all(|p| p.parse::<u32>().is_ok())
+        if !raw
+            .target
+            .python
+            .split('.')
+            .all(|p| p.parse::<u32>().is_ok())
             || raw.target.python.split('.').count() != 3
         {
-            bail!("{}: target.python must be a full version such as \"3.11.2\", not {:?}", path.display(), raw.target.python);
+            bail!(
+                "{}: target.python must be a full version such as \"3.11.2\", not {:?}",
+                path.display(),
+                raw.target.python
+            );
         }
         Ok(Config {
             root: root.to_path_buf(),
@@ -168,7 +184,11 @@ impl Config {
     pub fn app(&self, name: &str) -> anyhow::Result<&App> {
         self.apps.get(name).with_context(|| {
             let known: Vec<&str> = self.apps.keys().map(String::as_str).collect();
-            format!("{}: no application named {name:?} (known: {})", self.path.display(), known.join(", "))
+            format!(
+                "{}: no application named {name:?} (known: {})",
+                self.path.display(),
+                known.join(", ")
+            )
         })
     }
 
@@ -176,8 +196,16 @@ impl Config {
     /// an error asking for `--app`.
     pub fn default_app(&self) -> anyhow::Result<(&str, &App)> {
         match self.apps.len() {
-            1 => Ok(self.apps.iter().next().map(|(k, v)| (k.as_str(), v)).expect("one app")),
-            _ => bail!("{}: several applications are configured; pass --app NAME", self.path.display()),
+            1 => Ok(self
+                .apps
+                .iter()
+                .next()
+                .map(|(k, v)| (k.as_str(), v))
+                .expect("one app")),
+            _ => bail!(
+                "{}: several applications are configured; pass --app NAME",
+                self.path.display()
+            ),
         }
     }
 
@@ -189,7 +217,16 @@ impl Config {
 
 /// Squeezes a multi-line parser message into one line.
 pub fn one_line(msg: &str) -> String {
-    msg.split('\n').map(str::trim).filter(|l| !l.is_empty() && !l.chars().all(|c| c == '|' || c == '^' || c.is_ascii_digit() || c == ' ')).collect::<Vec<_>>().join(" ")
+    msg.split('\n')
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l
+                    .chars()
+                    .all(|c| c == '|' || c == '^' || c.is_ascii_digit() || c == ' ')
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -223,7 +260,11 @@ lock = "packaging/demo/uv.lock"
 "#;
 
     fn parse(text: &str) -> anyhow::Result<Config> {
-        Config::parse(Path::new("/r"), Path::new("/r/packaging/pinwheel.toml"), text)
+        Config::parse(
+            Path::new("/r"),
+            Path::new("/r/packaging/pinwheel.toml"),
+            text,
+        )
     }
 
     #[test]

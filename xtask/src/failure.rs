@@ -61,7 +61,8 @@ mod tests {
     fn codes() {
         let io: anyhow::Result<()> = Err(std::io::Error::other("disk")).context("reading x");
         assert_eq!(exit_code(&io.unwrap_err()), 2);
-        let bad: anyhow::Result<()> = Err(verification_failed("bad signature")).context("verifying");
+        let bad: anyhow::Result<()> =
+            Err(verification_failed("bad signature")).context("verifying");
         assert_eq!(exit_code(&bad.unwrap_err()), 1);
         assert_eq!(exit_code(&stale("requirements.txt")), 1);
     }

@@ -7,7 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about = "pinwheel: reproducible, signed Debian packages of Python applications")]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "pinwheel: reproducible, signed Debian packages of Python applications"
+)]
 pub struct Pinwheel {
     /// Repository root (default: the workspace this xtask was built from).
     #[arg(long, global = true, env = "PINWHEEL_ROOT", value_name = "DIR")]
@@ -21,6 +25,8 @@ pub struct Pinwheel {
 pub enum Command {
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// Build the application's source distribution reproducibly.
+    Sdist(SdistArgs),
     /// Measure pinwheel side by side with the tools users would pick
     /// instead and rewrite BENCHMARKS.md and bench/scaling.svg.
     Bench(BenchArgs),
@@ -30,6 +36,16 @@ pub enum Command {
     /// Run every adversarial_* test and list each case with its expected
     /// outcome and whether it held.
     AdversarialReport(AdversarialReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SdistArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory (default: target/sdist/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -41,7 +41,10 @@ pub fn ensure_file_contents(path: &Path, contents: &[u8], mode: Mode) -> anyhow:
         Mode::Check => {
             let old_text = String::from_utf8_lossy(old.as_deref().unwrap_or_default());
             let new_text = String::from_utf8_lossy(contents);
-            print!("{}", unified_diff(&old_text, &new_text, &path.display().to_string()));
+            print!(
+                "{}",
+                unified_diff(&old_text, &new_text, &path.display().to_string())
+            );
         }
     }
     Ok(Outcome::Changed)
@@ -60,7 +63,10 @@ pub fn unified_diff(old: &str, new: &str, label: &str) -> String {
 pub fn refuse_symlink(path: &Path) -> anyhow::Result<()> {
     match fs_err::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
-            bail!("{}: is a symbolic link; refusing to write through it", path.display())
+            bail!(
+                "{}: is a symbolic link; refusing to write through it",
+                path.display()
+            )
         }
         _ => Ok(()),
     }
@@ -77,10 +83,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .prefix(".pinwheel-tmp-")
         .tempfile_in(&dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    tmp.write_all(contents).with_context(|| format!("{}: writing", path.display()))?;
+    tmp.write_all(contents)
+        .with_context(|| format!("{}: writing", path.display()))?;
     set_mode(tmp.as_file(), 0o644)?;
-    tmp.as_file().sync_all().with_context(|| format!("{}: fsync", path.display()))?;
-    tmp.persist(path).map_err(|err| anyhow::anyhow!("{}: rename: {}", path.display(), err.error))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("{}: fsync", path.display()))?;
+    tmp.persist(path)
+        .map_err(|err| anyhow::anyhow!("{}: rename: {}", path.display(), err.error))?;
     sync_dir(&dir)
 }
 
@@ -101,7 +111,8 @@ pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
 
 fn set_mode(file: &File, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(mode)).context("setting file mode")
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .context("setting file mode")
 }
 
 /// An exclusive lock on the repository, held for the life of the guard.
@@ -124,8 +135,12 @@ impl RepoLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                eprintln!("waiting for another pinwheel run to finish ({} is locked)", path.display());
-                file.lock().with_context(|| format!("{}: lock", path.display()))?;
+                eprintln!(
+                    "waiting for another pinwheel run to finish ({} is locked)",
+                    path.display()
+                );
+                file.lock()
+                    .with_context(|| format!("{}: lock", path.display()))?;
             }
             Err(std::fs::TryLockError::Error(err)) => {
                 return Err(err).with_context(|| format!("{}: lock", path.display()))
@@ -143,11 +158,23 @@ mod tests {
     fn write_then_check() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/out.txt");
-        assert_eq!(ensure_file_contents(&path, b"a\n", Mode::Check).unwrap(), Outcome::Changed);
+        assert_eq!(
+            ensure_file_contents(&path, b"a\n", Mode::Check).unwrap(),
+            Outcome::Changed
+        );
         assert!(!path.exists(), "check mode wrote");
-        assert_eq!(ensure_file_contents(&path, b"a\n", Mode::Write).unwrap(), Outcome::Changed);
-        assert_eq!(ensure_file_contents(&path, b"a\n", Mode::Write).unwrap(), Outcome::Unchanged);
-        assert_eq!(ensure_file_contents(&path, b"b\n", Mode::Check).unwrap(), Outcome::Changed);
+        assert_eq!(
+            ensure_file_contents(&path, b"a\n", Mode::Write).unwrap(),
+            Outcome::Changed
+        );
+        assert_eq!(
+            ensure_file_contents(&path, b"a\n", Mode::Write).unwrap(),
+            Outcome::Unchanged
+        );
+        assert_eq!(
+            ensure_file_contents(&path, b"b\n", Mode::Check).unwrap(),
+            Outcome::Changed
+        );
         assert_eq!(fs_err::read(&path).unwrap(), b"a\n");
         let leftovers: Vec<_> = fs_err::read_dir(dir.path().join("sub")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temporary file left behind");

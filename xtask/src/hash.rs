@@ -40,7 +40,8 @@ impl Sha256 {
     /// The digest of a file's bytes.
     pub fn of_file(path: &Path) -> anyhow::Result<Sha256> {
         let file = fs_err::File::open(path)?;
-        let (digest, _) = Sha256::of_reader(file).with_context(|| format!("{}: reading", path.display()))?;
+        let (digest, _) =
+            Sha256::of_reader(file).with_context(|| format!("{}: reading", path.display()))?;
         Ok(digest)
     }
 
@@ -66,7 +67,10 @@ impl FromStr for Sha256 {
         if s.len() != 64 {
             return Err(Sha256Error::Length(s.len()));
         }
-        if !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(Sha256Error::NotHex);
         }
         let mut out = [0u8; 32];
@@ -96,12 +100,20 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: sha2::Sha256::new(), written: 0 }
+        HashingWriter {
+            inner,
+            hasher: sha2::Sha256::new(),
+            written: 0,
+        }
     }
 
     /// The digest and byte count so far, and the inner writer.
     pub fn finish(self) -> (Sha256, u64, W) {
-        (Sha256(self.hasher.finalize().into()), self.written, self.inner)
+        (
+            Sha256(self.hasher.finalize().into()),
+            self.written,
+            self.inner,
+        )
     }
 }
 
@@ -125,16 +137,28 @@ mod tests {
     #[test]
     fn known_digest() {
         let d = Sha256::of(b"abc");
-        assert_eq!(d.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d.hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(d.hex().parse::<Sha256>().unwrap(), d);
     }
 
     #[test]
     fn rejects_bad_text() {
         assert_eq!("ab".parse::<Sha256>().unwrap_err(), Sha256Error::Length(2));
-        assert_eq!("a".repeat(63).parse::<Sha256>().unwrap_err(), Sha256Error::Length(63));
-        assert_eq!("G".repeat(64).parse::<Sha256>().unwrap_err(), Sha256Error::NotHex);
-        assert_eq!("A".repeat(64).parse::<Sha256>().unwrap_err(), Sha256Error::NotHex);
+        assert_eq!(
+            "a".repeat(63).parse::<Sha256>().unwrap_err(),
+            Sha256Error::Length(63)
+        );
+        assert_eq!(
+            "G".repeat(64).parse::<Sha256>().unwrap_err(),
+            Sha256Error::NotHex
+        );
+        assert_eq!(
+            "A".repeat(64).parse::<Sha256>().unwrap_err(),
+            Sha256Error::NotHex
+        );
     }
 
     #[test]
@@ -142,6 +166,9 @@ mod tests {
         let mut w = HashingWriter::new(Vec::new());
         w.write_all(b"abc").unwrap();
         let (d, n, inner) = w.finish();
-        assert_eq!((d, n, inner.as_slice()), (Sha256::of(b"abc"), 3, &b"abc"[..]));
+        assert_eq!(
+            (d, n, inner.as_slice()),
+            (Sha256::of(b"abc"), 3, &b"abc"[..])
+        );
     }
 }

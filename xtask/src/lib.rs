@@ -4,12 +4,25 @@
 //! tests and `cargo xtask bench` use the same modules.
 
 pub mod adversarial_report;
+pub mod archive;
 pub mod bench;
 pub mod config;
+pub mod core_metadata;
 pub mod failure;
 pub mod fault_inject;
+pub mod fetch;
 pub mod flags;
 pub mod fresh;
 pub mod hash;
+pub mod http;
+pub mod loopback;
+pub mod package_index;
 pub mod rng;
+pub mod sdist;
+pub mod sdist_filename;
+pub mod sha256sums;
+pub mod signature;
+pub mod simple_index;
 pub mod synthetic_lock;
+pub mod tags;
+pub mod wheel_filename;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags};
+use xtask::{config, failure, flags, sdist};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -29,6 +29,16 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 config.target.python,
                 config.target.platform
             );
+            Ok(())
+        }
+        flags::Command::Sdist(args) => {
+            sdist::run(
+                &root,
+                &sdist::Options {
+                    app: args.app,
+                    out: args.out,
+                },
+            )?;
             Ok(())
         }
         flags::Command::Bench(args) => xtask::bench::run(

@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
@@ -34,13 +37,23 @@ fn every_module_has_a_doc_line() {
         .into_iter()
         .filter(|p| !std::fs::read_to_string(p).unwrap().starts_with("//!"))
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! doc line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc line: {missing:?}"
+    );
 }
 
 #[test]
 fn no_trailing_whitespace_or_crlf() {
     let mut files = rust_sources();
-    for name in ["README.md", "ARCHITECTURE.md", "SECURITY.md", "Cargo.toml", "packaging/pinwheel.toml", ".ci/run"] {
+    for name in [
+        "README.md",
+        "ARCHITECTURE.md",
+        "SECURITY.md",
+        "Cargo.toml",
+        "packaging/pinwheel.toml",
+        ".ci/run",
+    ] {
         let p = root().join(name);
         if p.exists() {
             files.push(p);
@@ -66,7 +79,10 @@ fn subprocesses_go_through_xshell_or_duct() {
         .filter(|p| p.starts_with(root().join("xtask/src")))
         .filter(|p| std::fs::read_to_string(p).unwrap().contains(&needle))
         .collect();
-    assert!(offenders.is_empty(), "use xshell or duct instead of {needle} in {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "use xshell or duct instead of {needle} in {offenders:?}"
+    );
 }
 
 #[test]
@@ -75,7 +91,10 @@ fn readme_commands_exist() {
     let mut commands: Vec<&str> = readme
         .split("cargo xtask ")
         .skip(1)
-        .filter_map(|rest| rest.split(|c: char| !(c.is_ascii_lowercase() || c == '-')).next())
+        .filter_map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+                .next()
+        })
         .filter(|c| !c.is_empty())
         .collect();
     commands.sort();
@@ -88,6 +107,9 @@ fn readme_commands_exist() {
             .unchecked()
             .run()
             .unwrap();
-        assert!(out.status.success(), "README mentions `cargo xtask {command}`, which does not exist");
+        assert!(
+            out.status.success(),
+            "README mentions `cargo xtask {command}`, which does not exist"
+        );
     }
 }

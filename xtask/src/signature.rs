@@ -1,0 +1,617 @@
+//! OpenPGP detached-signature policy (RFC 9580) on top of rPGP: which
+//! signatures over a file count, and by whom.
+//!
+//! The trust set is a directory of armored public keys, narrowed to the
+//! primary fingerprints pinned in the configuration (never key IDs). A
+//! `.asc` file is read with a size cap before anything parses it, must be
+//! exactly one `PGP SIGNATURE` armor block (valid CRC-24 when present,
+//! nothing after the footer) holding only Signature packets; an inline or
+//! cleartext-signed message is refused, never "verified".
+//!
+//! Each signature must: be version 4 or 6; be a binary-document signature
+//! (type 0x00; text mode is refused); name its issuer (fingerprint or key
+//! ID, consistent with each other) and that issuer must be a pinned primary
+//! key or one of its subkeys — a key ID that matches a pinned key while the
+//! issuer fingerprint differs is refused; use SHA-256 or stronger; carry
+//! exactly one hashed creation time, not more than [`CLOCK_SKEW_SECS`]
+//! seconds in the future; not be expired; have no critical subpacket other
+//! than creation time, expiration time and issuer; verify
+//! cryptographically (rPGP); and come from a key that was fit to sign at
+//! its creation time (see [`keys`]: expiry, revocation, flags,
+//! back-signature, algorithm).
+//!
+//! Like `sq verify`, one bad signature fails the whole file. The result is
+//! the set of distinct pinned primary keys that signed: a primary and its
+//! subkey count once, and so does a duplicated packet.
+
+mod armor;
+mod keys;
+mod packets;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use pgp::packet::{Signature, SignatureType, SignatureVersion, SubpacketData};
+use pgp::types::{KeyDetails, KeyVersion, VerifyingKey};
+use time::OffsetDateTime;
+
+pub use armor::{decode as dearmor, encode as enarmor, ArmorError, BlockKind};
+pub use keys::{
+    fingerprint_hex, parse_fingerprint, parse_key_file, Cert, Component, KeyFileError, KeyProblem,
+    CLOCK_SKEW_SECS, DEMO_MARK,
+};
+pub use packets::PacketError;
+
+/// The largest signature file read; checked before parsing. A list signed
+/// by many maintainers is a few KiB.
+pub const MAX_SIGNATURE_FILE: u64 = 1024 * 1024;
+
+/// The largest key file read from the trust directory.
+pub const MAX_KEY_FILE: u64 = 16 * 1024 * 1024;
+
+/// Why a signature file fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("signature file is {size} bytes, more than the {limit}-byte limit")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("malformed armor: {0}")]
+    Armor(#[from] ArmorError),
+    #[error("not a detached signature: {0}")]
+    NotDetached(&'static str),
+    #[error("malformed signature packets: {0}")]
+    Packets(#[from] PacketError),
+    #[error("the signature file holds no signature")]
+    Empty,
+    #[error("signature {index}: {reason}")]
+    Bad { index: usize, reason: Reason },
+    #[error("{found} distinct pinned key(s) made good signatures, the threshold is {required}")]
+    Threshold { found: usize, required: usize },
+}
+
+/// Why one signature is bad.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reason {
+    #[error("unsupported signature version (v4 and v6 only)")]
+    UnsupportedVersion,
+    #[error("{0} signature; only binary-document (type 0x00) detached signatures are accepted")]
+    NotBinary(String),
+    #[error("no issuer: the signature names neither an issuer fingerprint nor a key ID")]
+    NoIssuer,
+    #[error("inconsistent issuer subpackets: {0}")]
+    InconsistentIssuer(String),
+    #[error(
+        "issuer key ID {key_id} matches pinned key {pinned} but the issuer fingerprint is {issuer}"
+    )]
+    KeyIdCollision {
+        key_id: String,
+        pinned: String,
+        issuer: String,
+    },
+    #[error("issuer key ID {0} matches more than one pinned key")]
+    AmbiguousKeyId(String),
+    #[error(
+        "made by key {0}, which is in the keys directory but not pinned in trust.fingerprints"
+    )]
+    NotPinned(String),
+    #[error("made by unknown key {0} (not among the pinned keys)")]
+    UnknownKey(String),
+    #[error("weak hash algorithm {0} (SHA-256 or stronger required)")]
+    WeakHash(String),
+    #[error("critical subpacket of type {0} that pinwheel does not understand")]
+    UnknownCriticalSubpacket(u8),
+    #[error("no hashed signature creation time")]
+    NoCreationTime,
+    #[error("more than one hashed signature creation time")]
+    AmbiguousCreationTime,
+    #[error("created at {created} (unix time), in the future (now {now}, {CLOCK_SKEW_SECS} s of clock skew allowed)")]
+    FutureCreationTime { created: u64, now: u64 },
+    #[error("the signature expired at {0} (unix time)")]
+    Expired(u64),
+    #[error("does not verify with key {key}: {message}")]
+    Cryptographic { key: String, message: String },
+    #[error("key {key} was not fit to sign: {problem}")]
+    Key { key: String, problem: KeyProblem },
+}
+
+/// The keys signatures are checked against.
+#[derive(Debug, Clone, Default)]
+pub struct TrustSet {
+    /// Pinned certificates: their primaries and subkeys may sign.
+    trusted: Vec<Cert>,
+    /// Certificates present but not pinned (named in errors only).
+    unpinned: Vec<Cert>,
+}
+
+impl TrustSet {
+    /// Every certificate is trusted (`verify-signature`: the directory is
+    /// the trust set).
+    pub fn all(certs: Vec<Cert>) -> TrustSet {
+        TrustSet {
+            trusted: certs,
+            unpinned: Vec::new(),
+        }
+    }
+
+    /// Only the certificates whose primary fingerprint is in `pins`. Every
+    /// pin must name a primary key present in `certs`.
+    pub fn pinned(certs: Vec<Cert>, pins: &[String]) -> anyhow::Result<TrustSet> {
+        let mut wanted = BTreeSet::new();
+        for pin in pins {
+            wanted.insert(
+                parse_fingerprint(pin).map_err(|e| anyhow::anyhow!("trust.fingerprints: {e}"))?,
+            );
+        }
+        for pin in &wanted {
+            if certs.iter().any(|c| &c.fingerprint() == pin) {
+                continue;
+            }
+            let owner = certs.iter().find(|c| {
+                c.key
+                    .public_subkeys
+                    .iter()
+                    .any(|s| &fingerprint_hex(&s.key.fingerprint()) == pin)
+            });
+            match owner {
+                Some(c) => bail!(
+                    "trust.fingerprints: {pin} is a subkey of {}; pin the primary key's fingerprint",
+                    c.fingerprint()
+                ),
+                None => bail!("trust.fingerprints: no key in the keys directory has fingerprint {pin}"),
+            }
+        }
+        let (trusted, unpinned) = certs
+            .into_iter()
+            .partition(|c| wanted.contains(&c.fingerprint()));
+        Ok(TrustSet { trusted, unpinned })
+    }
+
+    /// The pinned certificates.
+    pub fn trusted(&self) -> &[Cert] {
+        &self.trusted
+    }
+}
+
+/// Reads every `*.asc` and `*.pub` file directly in `dir` (sorted by name;
+/// subdirectories are not read). Two files holding the same primary key
+/// are an error.
+pub fn load_keys_dir(dir: &Path) -> anyhow::Result<Vec<Cert>> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in fs_err::read_dir(dir)
+        .with_context(|| format!("reading the keys directory {}", dir.display()))?
+    {
+        let path = entry?.path();
+        let is_key = path.extension().is_some_and(|e| e == "asc" || e == "pub");
+        if is_key && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        bail!(
+            "{}: no public keys (*.asc, *.pub) in the keys directory",
+            dir.display()
+        );
+    }
+    let mut certs: Vec<Cert> = Vec::new();
+    for path in paths {
+        let bytes = read_capped(&path, MAX_KEY_FILE)?;
+        for cert in
+            parse_key_file(&bytes, &path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        {
+            if let Some(prev) = certs.iter().find(|c| c.fingerprint() == cert.fingerprint()) {
+                bail!(
+                    "{}: key {} is also in {}; keep one copy per key",
+                    path.display(),
+                    cert.fingerprint(),
+                    prev.source.display()
+                );
+            }
+            certs.push(cert);
+        }
+    }
+    Ok(certs)
+}
+
+/// Reads at most `limit` bytes of `path`, failing (before reading it all)
+/// when the file is larger.
+pub fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = fs_err::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{}: reading", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!("{}: larger than the {limit}-byte limit", path.display());
+    }
+    Ok(bytes)
+}
+
+/// One good signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoodSignature {
+    /// The pinned primary key's fingerprint (uppercase hex).
+    pub primary: String,
+    /// The key or subkey that made it.
+    pub signing_key: String,
+    /// The primary's first User ID.
+    pub user_id: Option<String>,
+    /// The hashed creation time, unix seconds.
+    pub created: u64,
+    /// Whether the key is marked as a demonstration key.
+    pub demo: bool,
+    /// Things worth saying (a key that expired or was retired after it signed).
+    pub notes: Vec<String>,
+}
+
+/// Every signature in the file was good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// One entry per distinct signature packet, in file order.
+    pub signatures: Vec<GoodSignature>,
+}
+
+impl Verified {
+    /// The distinct pinned primary keys that signed.
+    pub fn signers(&self) -> BTreeSet<&str> {
+        self.signatures.iter().map(|s| s.primary.as_str()).collect()
+    }
+
+    /// Fails unless at least `k` distinct primary keys signed.
+    pub fn require(&self, k: usize) -> Result<(), SignatureError> {
+        let found = self.signers().len();
+        if found < k {
+            return Err(SignatureError::Threshold { found, required: k });
+        }
+        Ok(())
+    }
+
+    /// Whether a demonstration key signed.
+    pub fn demo_signers(&self) -> BTreeSet<&str> {
+        self.signatures
+            .iter()
+            .filter(|s| s.demo)
+            .map(|s| s.primary.as_str())
+            .collect()
+    }
+}
+
+/// Parses a `.asc` file into its distinct signature packets (a packet
+/// repeated byte for byte is kept once).
+pub fn parse_signatures(asc: &[u8]) -> Result<Vec<Signature>, SignatureError> {
+    let size = asc.len() as u64;
+    if size > MAX_SIGNATURE_FILE {
+        return Err(SignatureError::TooLarge {
+            size,
+            limit: MAX_SIGNATURE_FILE,
+        });
+    }
+    let (kind, data) = armor::decode(asc)?;
+    match kind {
+        BlockKind::Signature => {}
+        BlockKind::CleartextSigned => {
+            return Err(SignatureError::NotDetached("a cleartext-signed message"))
+        }
+        BlockKind::Message => {
+            return Err(SignatureError::NotDetached(
+                "an OpenPGP message (inline signature)",
+            ))
+        }
+        BlockKind::PublicKey | BlockKind::PrivateKey => {
+            return Err(SignatureError::NotDetached("a key block"))
+        }
+    }
+    let raw = packets::split(&data)?;
+    if let Some(p) = raw.iter().find(|p| matches!(p.tag, 4 | 8 | 11)) {
+        let _ = p;
+        return Err(SignatureError::NotDetached(
+            "an OpenPGP message (inline signature)",
+        ));
+    }
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut out = Vec::new();
+    for packet in &raw {
+        if seen.contains(&packet.bytes) {
+            continue;
+        }
+        seen.push(packet.bytes);
+        out.push(packets::parse_signature(packet)?);
+    }
+    if out.is_empty() {
+        return Err(SignatureError::Empty);
+    }
+    Ok(out)
+}
+
+/// Checks every signature in `asc` over `data` against `trust` at `now`.
+/// Any bad signature fails the whole file.
+pub fn verify_detached(
+    data: &[u8],
+    asc: &[u8],
+    trust: &TrustSet,
+    now: OffsetDateTime,
+) -> Result<Verified, SignatureError> {
+    let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let sigs = parse_signatures(asc)?;
+    let mut good = Vec::new();
+    for (i, sig) in sigs.iter().enumerate() {
+        let one = check_one(sig, data, trust, now).map_err(|reason| SignatureError::Bad {
+            index: i + 1,
+            reason,
+        })?;
+        good.push(one);
+    }
+    Ok(Verified { signatures: good })
+}
+
+/// [`verify_detached`] and a threshold of `k` distinct pinned primary keys.
+pub fn verify_threshold(
+    data: &[u8],
+    asc: &[u8],
+    trust: &TrustSet,
+    k: usize,
+    now: OffsetDateTime,
+) -> Result<Verified, SignatureError> {
+    let verified = verify_detached(data, asc, trust, now)?;
+    verified.require(k)?;
+    Ok(verified)
+}
+
+fn check_one(
+    sig: &Signature,
+    data: &[u8],
+    trust: &TrustSet,
+    now: u64,
+) -> Result<GoodSignature, Reason> {
+    let Some(config) = sig.config() else {
+        return Err(Reason::UnsupportedVersion);
+    };
+    if !matches!(sig.version(), SignatureVersion::V4 | SignatureVersion::V6) {
+        return Err(Reason::UnsupportedVersion);
+    }
+    match config.typ {
+        SignatureType::Binary => {}
+        SignatureType::Text => return Err(Reason::NotBinary("text-mode (type 0x01)".to_owned())),
+        other => return Err(Reason::NotBinary(format!("type 0x{:02x}", u8::from(other)))),
+    }
+    let (cert, component) = find_issuer(sig, trust)?;
+    let key_fp = component.fingerprint(cert);
+    if !keys::strong_hash(Some(config.hash_alg)) {
+        return Err(Reason::WeakHash(config.hash_alg.to_string()));
+    }
+    for p in &config.hashed_subpackets {
+        let known = matches!(
+            p.data,
+            SubpacketData::SignatureCreationTime(_)
+                | SubpacketData::SignatureExpirationTime(_)
+                | SubpacketData::IssuerKeyId(_)
+                | SubpacketData::IssuerFingerprint(_)
+        );
+        if p.is_critical && !known {
+            return Err(Reason::UnknownCriticalSubpacket(subpacket_type(&p.data)));
+        }
+    }
+    let times: Vec<u64> = config
+        .hashed_subpackets
+        .iter()
+        .filter_map(|p| match p.data {
+            SubpacketData::SignatureCreationTime(t) => Some(u64::from(t.as_secs())),
+            _ => None,
+        })
+        .collect();
+    let created = match times.as_slice() {
+        [] => return Err(Reason::NoCreationTime),
+        [t] => *t,
+        _ => return Err(Reason::AmbiguousCreationTime),
+    };
+    if created > now + CLOCK_SKEW_SECS {
+        return Err(Reason::FutureCreationTime { created, now });
+    }
+    if let Some(d) = sig
+        .signature_expiration_time()
+        .map(|d| u64::from(d.as_secs()))
+        .filter(|&d| d > 0)
+    {
+        if created + d <= now {
+            return Err(Reason::Expired(created + d));
+        }
+    }
+    let crypto = match component {
+        Component::Primary => verify_with(sig, &cert.key.primary_key, data),
+        Component::Subkey(sub) => verify_with(sig, &sub.key, data),
+    };
+    crypto.map_err(|message| Reason::Cryptographic {
+        key: key_fp.clone(),
+        message,
+    })?;
+    let fitness = keys::fit_to_sign(cert, component, created).map_err(|problem| Reason::Key {
+        key: key_fp.clone(),
+        problem,
+    })?;
+    let mut notes = Vec::new();
+    if let Some(at) = fitness.expires.filter(|&at| at <= now) {
+        notes.push(format!(
+            "key {key_fp} expired at {}, after it made this signature ({})",
+            format_time(at),
+            format_time(created)
+        ));
+    }
+    if let Some((at, reason)) = fitness.revoked_later.filter(|(at, _)| *at <= now) {
+        notes.push(format!(
+            "key {key_fp} was revoked at {} ({reason}), after it made this signature",
+            format_time(at)
+        ));
+    }
+    Ok(GoodSignature {
+        primary: cert.fingerprint(),
+        signing_key: key_fp,
+        user_id: cert.user_id(),
+        created,
+        demo: cert.demo,
+        notes,
+    })
+}
+
+fn verify_with(sig: &Signature, key: &impl VerifyingKey, data: &[u8]) -> Result<(), String> {
+    sig.verify(key, data).map_err(|e| {
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// Finds the pinned certificate and component a signature names as issuer.
+fn find_issuer<'a>(
+    sig: &Signature,
+    trust: &'a TrustSet,
+) -> Result<(&'a Cert, Component<'a>), Reason> {
+    let mut fps: Vec<String> = sig
+        .issuer_fingerprint()
+        .into_iter()
+        .map(fingerprint_hex)
+        .collect();
+    fps.sort();
+    fps.dedup();
+    let mut ids: Vec<String> = sig
+        .issuer_key_id()
+        .into_iter()
+        .filter(|id| !id.is_wildcard())
+        .map(|id| hex::encode_upper(id.as_ref()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if fps.is_empty() && ids.is_empty() {
+        return Err(Reason::NoIssuer);
+    }
+    if fps.len() > 1 {
+        return Err(Reason::InconsistentIssuer(format!(
+            "several issuer fingerprints: {}",
+            fps.join(", ")
+        )));
+    }
+    if ids.len() > 1 {
+        return Err(Reason::InconsistentIssuer(format!(
+            "several issuer key IDs: {}",
+            ids.join(", ")
+        )));
+    }
+    let components = |set: &'a [Cert]| {
+        set.iter().flat_map(|c| {
+            std::iter::once((
+                c,
+                Component::Primary,
+                c.key.primary_key.fingerprint(),
+                c.key.primary_key.legacy_key_id(),
+            ))
+            .chain(c.key.public_subkeys.iter().map(move |s| {
+                (
+                    c,
+                    Component::Subkey(s),
+                    s.key.fingerprint(),
+                    s.key.legacy_key_id(),
+                )
+            }))
+        })
+    };
+    if let Some(fp) = fps.first() {
+        if let Some(id) = ids.first() {
+            if let Some(expected) = key_id_of(fp) {
+                if &expected != id {
+                    return Err(Reason::InconsistentIssuer(format!(
+                        "issuer key ID {id} does not belong to issuer fingerprint {fp}"
+                    )));
+                }
+            }
+        }
+        if let Some((cert, comp, _, _)) =
+            components(&trust.trusted).find(|(_, _, f, _)| &fingerprint_hex(f) == fp)
+        {
+            return Ok((cert, comp));
+        }
+        let id = ids.first().cloned().or_else(|| key_id_of(fp));
+        if let Some(id) = id {
+            if let Some((cert, comp, _, _)) =
+                components(&trust.trusted).find(|(_, _, _, k)| hex::encode_upper(k.as_ref()) == id)
+            {
+                return Err(Reason::KeyIdCollision {
+                    key_id: id,
+                    pinned: comp.fingerprint(cert),
+                    issuer: fp.clone(),
+                });
+            }
+        }
+        if let Some((cert, _, _, _)) =
+            components(&trust.unpinned).find(|(_, _, f, _)| &fingerprint_hex(f) == fp)
+        {
+            return Err(Reason::NotPinned(cert.fingerprint()));
+        }
+        return Err(Reason::UnknownKey(fp.clone()));
+    }
+    let id = &ids[0];
+    let matches: Vec<_> = components(&trust.trusted)
+        .filter(|(_, _, _, k)| &hex::encode_upper(k.as_ref()) == id)
+        .collect();
+    match matches.as_slice() {
+        [(cert, comp, _, _)] => Ok((cert, *comp)),
+        [] => {
+            if let Some((cert, _, _, _)) = components(&trust.unpinned)
+                .find(|(_, _, _, k)| &hex::encode_upper(k.as_ref()) == id)
+            {
+                return Err(Reason::NotPinned(cert.fingerprint()));
+            }
+            Err(Reason::UnknownKey(format!("key ID {id}")))
+        }
+        _ => Err(Reason::AmbiguousKeyId(id.clone())),
+    }
+}
+
+/// The key ID a fingerprint implies: the low 64 bits for v4, the high 64
+/// bits for v6.
+fn key_id_of(fp_hex: &str) -> Option<String> {
+    match fp_hex.len() {
+        40 => Some(fp_hex[24..].to_owned()),
+        64 => Some(fp_hex[..16].to_owned()),
+        _ => None,
+    }
+}
+
+fn subpacket_type(data: &SubpacketData) -> u8 {
+    use pgp::packet::SubpacketType as T;
+    let t = match data {
+        SubpacketData::Experimental(n, _) | SubpacketData::Other(n, _) => return *n,
+        SubpacketData::Notation(_) => T::Notation,
+        SubpacketData::SignersUserID(_) => T::SignersUserID,
+        SubpacketData::PolicyURI(_) => T::PolicyURI,
+        SubpacketData::KeyFlags(_) => T::KeyFlags,
+        SubpacketData::IntendedRecipientFingerprint(_) => T::IntendedRecipientFingerprint,
+        SubpacketData::EmbeddedSignature(_) => T::EmbeddedSignature,
+        SubpacketData::KeyExpirationTime(_) => T::KeyExpirationTime,
+        SubpacketData::RevocationReason(..) => T::RevocationReason,
+        SubpacketData::ExportableCertification(_) => T::ExportableCertification,
+        SubpacketData::TrustSignature(..) => T::TrustSignature,
+        SubpacketData::RegularExpression(_) => T::RegularExpression,
+        SubpacketData::Revocable(_) => T::Revocable,
+        SubpacketData::Features(_) => T::Features,
+        SubpacketData::IsPrimary(_) => T::PrimaryUserId,
+        _ => return 0,
+    };
+    t.as_u8(false)
+}
+
+/// A unix time as RFC 3339 UTC, for messages.
+pub fn format_time(secs: u64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{secs} (unix time)"))
+}
+
+/// Whether a key version is one we verify (for callers choosing keys).
+pub fn supported_key_version(v: KeyVersion) -> bool {
+    matches!(v, KeyVersion::V4 | KeyVersion::V6)
+}
