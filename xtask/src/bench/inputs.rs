@@ -185,12 +185,32 @@ pub fn wheel_index(
     payload: usize,
     seed: u64,
 ) -> anyhow::Result<Vec<IndexFile>> {
-    let params = format!("wheel-index count={count} payload={payload} seed={seed}");
+    distributions(dir, count, payload, seed, true)
+}
+
+/// `count` wheels of `count` projects, no sdists.
+pub fn wheels_only(
+    dir: &Path,
+    count: usize,
+    payload: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<IndexFile>> {
+    distributions(dir, count, payload, seed, false)
+}
+
+fn distributions(
+    dir: &Path,
+    count: usize,
+    payload: usize,
+    seed: u64,
+    sdists: bool,
+) -> anyhow::Result<Vec<IndexFile>> {
+    let params = format!("wheel-index count={count} payload={payload} seed={seed} sdists={sdists}");
     if let Some(files) = read_stamp(dir, &params) {
         return Ok(files);
     }
     fresh_dir(dir)?;
-    let projects = count.div_ceil(2);
+    let projects = if sdists { count.div_ceil(2) } else { count };
     let files: anyhow::Result<Vec<Vec<IndexFile>>> = (0..projects)
         .into_par_iter()
         .map(|i| {
@@ -205,7 +225,7 @@ pub fn wheel_index(
                 sha256: Sha256::of(&bytes),
                 size: bytes.len() as u64,
             });
-            if out.len() + 2 * i < count {
+            if sdists && out.len() + 2 * i < count {
                 let sdist = format!("files/{name}-{version}.tar.gz");
                 let bytes = tiny_sdist(&name, &version)?;
                 fs_err::write(dir.join(&sdist), &bytes)?;

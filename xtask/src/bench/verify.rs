@@ -445,21 +445,21 @@ fn same_files(a: &str, b: &str) -> bool {
     body(a) == body(b) && not_expiring
 }
 
-/// The signed list in ARCHITECTURE.md's format: version 1, an expiry 30
-/// days ahead, the configured scope, then `<hex>  <path>` sorted bytewise.
+/// The signed list (`sha256sums.rs`): version 1, an expiry 30 days ahead,
+/// the configured scope, every file.
 pub fn render_list(files: &[IndexFile], scope: &str) -> anyhow::Result<String> {
+    use crate::sha256sums::{ListMeta, SignedList};
     let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
-        .replace_time(time::Time::MIDNIGHT)
-        .format(&time::format_description::well_known::Rfc3339)
-        .context("formatting the expiry")?;
-    let mut sorted: Vec<&IndexFile> = files.iter().collect();
-    sorted.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    let mut out =
-        format!("# pinwheel-list: 1\n# version: 1\n# expires: {expires}\n# scope: {scope}\n");
-    for f in sorted {
-        out.push_str(&format!("{}  {}\n", f.sha256, f.path));
-    }
-    Ok(out)
+        .replace_time(time::Time::MIDNIGHT);
+    let list = SignedList {
+        meta: ListMeta {
+            version: 1,
+            expires,
+            scope: scope.to_owned(),
+        },
+        entries: files.iter().map(|f| (f.path.clone(), f.sha256)).collect(),
+    };
+    list.render().context("rendering the bench's signed list")
 }
 
 /// A repository root for `--root`: the repository's configuration with the
@@ -615,7 +615,7 @@ mod tests {
             size: 1,
         };
         let text = render_list(
-            &[f("files/b"), f("files/B"), f("files/a")],
+            &[f("files/b"), f("files/C"), f("files/a")],
             "pinwheel/wheels-index",
         )
         .unwrap();
@@ -623,7 +623,7 @@ mod tests {
         assert_eq!(lines[0], "# pinwheel-list: 1");
         assert_eq!(lines[3], "# scope: pinwheel/wheels-index");
         assert!(
-            lines[4].ends_with("  files/B")
+            lines[4].ends_with("  files/C")
                 && lines[5].ends_with("  files/a")
                 && lines[6].ends_with("  files/b")
         );
