@@ -46,6 +46,15 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a detached OpenPGP signature over any file against the keys in a directory.
     VerifySignature(VerifySignatureArgs),
+    /// Measure pinwheel side by side with the tools users would pick
+    /// instead and rewrite BENCHMARKS.md and bench/scaling.svg.
+    Bench(BenchArgs),
+    /// Kill commands with SIGKILL at random moments and check that every
+    /// file they manage is whole: old or new, never partial or missing.
+    FaultInject(FaultInjectArgs),
+    /// Run every adversarial_* test and list each case with its expected
+    /// outcome and whether it held.
+    AdversarialReport(AdversarialReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,6 +130,37 @@ pub struct SdistArgs {
     /// Output directory (default: target/sdist/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Fewer repetitions (3 instead of 7).
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only this comparison (repeatable); the report then goes to
+    /// target/bench/ instead of BENCHMARKS.md.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FaultInjectArgs {
+    /// Kills per command.
+    #[arg(long, default_value_t = 13)]
+    pub runs: usize,
+    /// Seed of the kill moments.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Only this command (repeatable).
+    #[arg(long, value_name = "COMMAND")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdversarialReportArgs {
+    /// Read the output of a `cargo test` run instead of running the tests.
+    #[arg(long, value_name = "FILE")]
+    pub from_log: Option<PathBuf>,
 }
 
 impl Pinwheel {

@@ -115,5 +115,18 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
         flags::Command::VerifySignature(args) => {
             verify_signature::run(&args.keys, &args.file, &args.signature)
         }
+        flags::Command::Bench(args) => xtask::bench::run(
+            &root,
+            xtask::bench::Options {
+                quick: args.quick,
+                only: args.only,
+            },
+        ),
+        flags::Command::FaultInject(args) => {
+            xtask::fault_inject::run(&root, args.runs, args.seed, &args.only)
+        }
+        flags::Command::AdversarialReport(args) => {
+            xtask::adversarial_report::run(&root, args.from_log.as_deref())
+        }
     }
 }
