@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
-use xtask::{build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
+use xtask::{
+    build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index,
+    requirements, sdist, sign, update_deps, verify, verify_signature,
+};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
