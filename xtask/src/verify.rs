@@ -238,7 +238,7 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
     for fp in verified.signatures.demo_signers() {
         eprintln!(
             "warning: {fp} is a DEMONSTRATION key whose secret is public; anyone can sign with it. \
-             Replace it with your team's keys before real use (README, \"Replacing the demo key\")"
+             Replace it with your team's keys before real use (packaging/keys/README.md)"
         );
     }
     Ok(verified)

@@ -28,6 +28,9 @@ pub struct Trusted {
 pub enum Source {
     GitHead,
     StateFile(PathBuf),
+    /// The list already in the local index (`sync-wheels` checks a remote
+    /// list against it).
+    LocalList(PathBuf),
 }
 
 impl std::fmt::Display for Source {
@@ -35,6 +38,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::GitHead => f.write_str("the list committed at git HEAD"),
             Source::StateFile(p) => write!(f, "the last trusted version in {}", p.display()),
+            Source::LocalList(p) => write!(f, "the local list {}", p.display()),
         }
     }
 }
@@ -48,6 +52,25 @@ pub struct History {
 }
 
 impl History {
+    /// Also holds a new list to the list at `path` (e.g. the local one when
+    /// a remote list is fetched), when it exists and parses.
+    pub fn include_list(&mut self, path: &Path) -> anyhow::Result<()> {
+        let bytes = match fs_err::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if let Ok(list) = SignedList::parse(&bytes) {
+            let trusted = Trusted {
+                version: list.meta.version,
+                sha256: Sha256::of(&bytes),
+            };
+            self.known
+                .push((Source::LocalList(path.to_path_buf()), trusted));
+        }
+        Ok(())
+    }
+
     /// The highest version seen (0 when none).
     pub fn max_version(&self) -> u64 {
         self.known.iter().map(|(_, t)| t.version).max().unwrap_or(0)
