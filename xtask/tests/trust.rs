@@ -376,6 +376,13 @@ fn adversarial_one_byte_flipped_in_the_list() {
 }
 
 #[test]
+fn adversarial_unsigned_list() {
+    let (repo, _gpg, _) = signed_repo();
+    std::fs::remove_file(repo.asc()).unwrap();
+    refused(&repo, &[], "the list is not signed");
+}
+
+#[test]
 fn adversarial_wheel_changed() {
     let (repo, _gpg, _) = signed_repo();
     repo.write_index_file(repo::FILES[0].0, b"evil wheel");
