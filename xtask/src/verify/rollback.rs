@@ -210,3 +210,74 @@ fn head_list(list_path: &Path) -> anyhow::Result<HeadList> {
     }
     Ok(HeadList::Found(blob.stdout))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_file_only_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        assert_eq!(read_state(&path).unwrap(), None);
+        let five = Trusted {
+            version: 5,
+            sha256: Sha256::of(b"five"),
+        };
+        record(dir.path(), five).unwrap();
+        assert_eq!(read_state(&path).unwrap(), Some(five));
+        record(
+            dir.path(),
+            Trusted {
+                version: 4,
+                sha256: Sha256::of(b"four"),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            read_state(&path).unwrap(),
+            Some(five),
+            "a lower version never replaces a higher one"
+        );
+        let six = Trusted {
+            version: 6,
+            sha256: Sha256::of(b"six"),
+        };
+        record(dir.path(), six).unwrap();
+        assert_eq!(read_state(&path).unwrap(), Some(six));
+    }
+
+    #[test]
+    fn adversarial_malformed_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        for text in [
+            "",
+            "5\n",
+            "five abc\n",
+            "5 abc\n",
+            &format!("5 {}", Sha256::of(b"x")),
+        ] {
+            fs_err::write(&path, text).unwrap();
+            let err = read_state(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("last-trusted-version: malformed"),
+                "{text:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn outside_git_head_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("sha256sums.txt");
+        let history = history(dir.path(), &list).unwrap();
+        assert!(history.known.is_empty());
+        assert_eq!(
+            history.head_skipped.as_deref(),
+            Some("not in a git repository")
+        );
+        assert_eq!(history.max_version(), 0);
+    }
+}
