@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
+use pep508_rs::{PackageName, Requirement};
 
 use crate::archive;
 use crate::config::Config;
@@ -175,7 +175,8 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         .context("creating a staging directory")?;
     let log_dir = root.join("target/pinwheel/logs");
     fs_err::create_dir_all(&log_dir)?;
-    let markers = target_markers(&config)?;
+    let markers = crate::markers::environment(&config.target)
+        .with_context(|| config.path.display().to_string())?;
     let runner = root.join(hooks::RUNNER);
     let progress = progress::Progress::new(todo.len() as u64);
     let venv = build_root.venv_dir();
@@ -431,7 +432,9 @@ fn locate_sdists(
         {
             bail!("{} {}: the file with the pinned sha256 is {filename:?}, not an sdist of that version", pin.name, pin.version);
         }
-        if let Some(warning) = package_index::yank_warning(&found.file) {
+        if let Some(warning) =
+            package_index::yank_warning(&found.file.filename, found.file.yanked.as_deref())
+        {
             eprintln!("{warning}");
         }
         let dest = cache.join(filename);
@@ -505,27 +508,6 @@ fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
     }
     archive::unpack_as(wheel, SdistFormat::Zip, dir, archive::Limits::default())?;
     Ok(())
-}
-
-/// The target environment's PEP 508 markers.
-fn target_markers(config: &Config) -> anyhow::Result<MarkerEnvironment> {
-    // INTERIM: markers.rs builds this from the configuration.
-    let full = &config.target.python;
-    let short: String = full.split('.').take(2).collect::<Vec<_>>().join(".");
-    MarkerEnvironment::try_from(pep508_rs::MarkerEnvironmentBuilder {
-        implementation_name: "cpython",
-        implementation_version: full,
-        os_name: "posix",
-        platform_machine: "x86_64",
-        platform_python_implementation: "CPython",
-        platform_release: "",
-        platform_system: "Linux",
-        platform_version: "",
-        python_full_version: full,
-        python_version: &short,
-        sys_platform: "linux",
-    })
-    .map_err(|err| anyhow::anyhow!("{}: target.python: {err}", config.path.display()))
 }
 
 fn file_name(path: &Path) -> String {

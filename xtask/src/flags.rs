@@ -29,6 +29,42 @@ pub enum Command {
     BuildWheels(BuildWheels),
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
+    UpdateDeps(UpdateDepsArgs),
+    /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
+    Requirements(RequirementsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateDepsArgs {
+    /// Only this application (default: every configured one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Write nothing; print the diff and exit 1 if a file is out of date.
+    #[arg(long)]
+    pub check: bool,
+    /// Re-lock (uv or poetry) when the lock no longer matches pyproject.toml.
+    #[arg(long, conflicts_with = "check")]
+    pub relock: bool,
+    /// Look the pinned sdists up in the package index.
+    #[arg(long)]
+    pub online: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RequirementsArgs {
+    /// poetry.lock, uv.lock, pylock.toml or a hashed requirements .txt.
+    #[arg(long, value_name = "FILE")]
+    pub lock: PathBuf,
+    /// The project's pyproject.toml (default: beside a uv.lock or poetry.lock).
+    #[arg(long, value_name = "FILE")]
+    pub pyproject: Option<PathBuf>,
+    /// Target CPython version (default: the configured target, else 3.11.2).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub python: Option<String>,
+    /// Pin this package's upstream wheels: it publishes no sdist.
+    #[arg(long = "allow-wheel-only", value_name = "NAME")]
+    pub allow_wheel_only: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod build_wheels;
+pub mod closure;
 pub mod config;
 pub mod core_metadata;
 pub mod failure;
@@ -13,12 +14,18 @@ pub mod flags;
 pub mod fresh;
 pub mod hash;
 pub mod http;
+pub mod lockfile;
 pub mod loopback;
+pub mod markers;
+pub mod online;
 pub mod package_index;
+pub mod requirements;
+pub mod requirements_txt;
 pub mod sdist;
 pub mod sdist_filename;
 pub mod sha256sums;
 pub mod signature;
 pub mod simple_index;
 pub mod tags;
+pub mod update_deps;
 pub mod wheel_filename;

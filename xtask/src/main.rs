@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{build_wheels, config, failure, flags, sdist};
+use xtask::{build_wheels, config, failure, flags, requirements, sdist, update_deps};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -50,5 +50,23 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        flags::Command::UpdateDeps(args) => update_deps::run(
+            &root,
+            &update_deps::Options {
+                app: args.app,
+                check: args.check,
+                relock: args.relock,
+                online: args.online,
+            },
+        ),
+        flags::Command::Requirements(args) => requirements::run(
+            &root,
+            &requirements::Options {
+                lock: args.lock,
+                pyproject: args.pyproject,
+                python: args.python,
+                allow_wheel_only: args.allow_wheel_only,
+            },
+        ),
     }
 }

@@ -368,9 +368,19 @@ fn builds_incrementally_and_reproducibly() {
     let out = fixture.run(&[]);
     assert_exit(&out, 0);
     let now = fixture.index_files();
-    assert!(now.iter().any(|f| f.starts_with("files/other-1.0-")), "{now:?}");
-    assert!(!now.iter().any(|f| f.starts_with("files/toy-1.0")), "{now:?}");
-    assert!(text(&out.stderr).contains("removing"), "{}", text(&out.stderr));
+    assert!(
+        now.iter().any(|f| f.starts_with("files/other-1.0-")),
+        "{now:?}"
+    );
+    assert!(
+        !now.iter().any(|f| f.starts_with("files/toy-1.0")),
+        "{now:?}"
+    );
+    assert!(
+        text(&out.stderr).contains("removing"),
+        "{}",
+        text(&out.stderr)
+    );
     fixture.set_app(&[toy("toy")]);
     assert_exit(&fixture.run(&[]), 0);
 
