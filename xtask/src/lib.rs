@@ -4,6 +4,7 @@
 //! tests and `cargo xtask bench` use the same modules.
 
 pub mod archive;
+pub mod build_requirements;
 pub mod build_wheels;
 pub mod closure;
 pub mod config;
