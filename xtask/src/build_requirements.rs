@@ -326,7 +326,10 @@ mod tests {
         assert_eq!(read_index(dir.path()).unwrap().len(), 1);
         let list = SignedList {
             meta: crate::sha256sums::ListMeta::unsigned("test/wheels-index"),
-            entries: BTreeMap::from([("files/foo-1.0-py3-none-any.whl".to_owned(), Sha256::of(b"other"))]),
+            entries: BTreeMap::from([(
+                "files/foo-1.0-py3-none-any.whl".to_owned(),
+                Sha256::of(b"other"),
+            )]),
         };
         fs_err::write(dir.path().join(LIST_FILE), list.render().unwrap()).unwrap();
         let err = read_index(dir.path()).unwrap_err().to_string();
