@@ -144,7 +144,6 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
             commit(
                 &index,
                 manifest,
-                &manifest_path,
                 &[],
                 &build_env,
                 &pins,
@@ -306,7 +305,6 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     commit(
         &index,
         manifest,
-        &manifest_path,
         &built,
         &build_env,
         &pins,
@@ -570,7 +568,6 @@ fn compare(
 fn commit(
     index: &Path,
     mut manifest: Manifest,
-    manifest_path: &Path,
     built: &[Built],
     build_env: &Sha256,
     pins: &[Pin],
@@ -613,7 +610,8 @@ fn commit(
             fs_err::remove_file(path)?;
         }
     }
-    fresh::ensure_file_contents(manifest_path, manifest.render().as_bytes(), Mode::Write)?;
+    let manifest_path = index.join(manifest::FILE_NAME);
+    fresh::ensure_file_contents(&manifest_path, manifest.render().as_bytes(), Mode::Write)?;
     let report = refresh_index::refresh(index, Mode::Write, || Ok(scope.to_owned()))?;
     eprintln!(
         "{}: {} distribution(s); {} index file(s) written, {} removed",
