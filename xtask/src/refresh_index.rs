@@ -120,6 +120,9 @@ struct Tree {
     pages: BTreeSet<String>,
     /// Directories under `simple/` and `json/`, deepest last.
     page_dirs: Vec<String>,
+    /// Whether `build-wheels` left its provenance file (which sdist each
+    /// wheel was built from); it is listed, and so signed, like a wheel.
+    provenance: bool,
 }
 
 /// Regenerates the index in `index`; `scope` is asked only when there is no
@@ -169,6 +172,12 @@ pub fn refresh(
             .iter()
             .map(|(path, bytes)| (path.clone(), Sha256::of(bytes))),
     );
+    if tree.provenance {
+        entries.insert(
+            BUILT_FROM.to_owned(),
+            Sha256::of_file(&index.join(BUILT_FROM))?,
+        );
+    }
     let list = SignedList { meta, entries }
         .render()
         .map_err(|e| anyhow::anyhow!("{}: {e}", list_path.display()))?;
@@ -227,7 +236,8 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
         match (name.as_str(), kind) {
             ("files", Kind::Dir) => {}
             ("simple" | "json", Kind::Dir) => walk_pages(index, &name, &mut tree)?,
-            (LIST_FILE | SIGNATURE_FILE | BUILT_FROM, Kind::File) => {}
+            (LIST_FILE | SIGNATURE_FILE, Kind::File) => {}
+            (BUILT_FROM, Kind::File) => tree.provenance = true,
             _ => bail!(
                 "{}: unexpected {} in the index (it holds only files/, simple/, json/, {BUILT_FROM}, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
                 index.join(&name).display(),
