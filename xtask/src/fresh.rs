@@ -80,7 +80,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let dir = parent_dir(path);
     fs_err::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".pinwheel-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(&dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
     tmp.write_all(contents)
@@ -92,6 +92,28 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     tmp.persist(path)
         .map_err(|err| anyhow::anyhow!("{}: rename: {}", path.display(), err.error))?;
     sync_dir(&dir)
+}
+
+/// The name prefix of our temporary files. One left behind means a run was
+/// killed before its rename; [`remove_stale_temps`] clears them.
+pub const TEMP_PREFIX: &str = ".pinwheel-tmp-";
+
+/// Removes temporary files that killed runs left under `dir` (recursively,
+/// not following links). Call it only while holding the [`RepoLock`], so
+/// that no live run's temporary file is touched. Returns how many went.
+pub fn remove_stale_temps(dir: &Path) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry.with_context(|| format!("{}: reading the directory", dir.display()))?;
+        let file_type = entry.file_type().with_context(|| entry.path().display().to_string())?;
+        if file_type.is_dir() {
+            removed += remove_stale_temps(&entry.path())?;
+        } else if file_type.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            fs_err::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -190,6 +212,17 @@ mod tests {
         let err = write_atomic(&link, b"y").unwrap_err().to_string();
         assert!(err.contains("symbolic link"), "{err}");
         assert_eq!(fs_err::read_to_string(&target).unwrap(), "x");
+    }
+
+    #[test]
+    fn stale_temps_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("a/b")).unwrap();
+        fs_err::write(dir.path().join("a/b/.pinwheel-tmp-x1"), "part").unwrap();
+        fs_err::write(dir.path().join("a/keep.txt"), "whole").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        assert!(dir.path().join("a/keep.txt").exists());
+        assert!(!dir.path().join("a/b/.pinwheel-tmp-x1").exists());
     }
 
     #[test]

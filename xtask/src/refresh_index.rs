@@ -132,6 +132,10 @@ pub fn refresh(
     mode: Mode,
     scope: impl FnOnce() -> anyhow::Result<String>,
 ) -> anyhow::Result<Report> {
+    if mode == Mode::Write && index.is_dir() {
+        // Debris of a run killed between write and rename (we hold the lock).
+        fresh::remove_stale_temps(index)?;
+    }
     let tree = walk(index)?;
     let list_path = index.join(LIST_FILE);
     let old_list = match fs_err::read(&list_path) {
@@ -314,6 +318,10 @@ fn read_dir(dir: &Path) -> anyhow::Result<Vec<(String, Kind)>> {
             .file_name()
             .into_string()
             .map_err(|n| anyhow::anyhow!("{}: file name {n:?} is not UTF-8", dir.display()))?;
+        if name.starts_with(fresh::TEMP_PREFIX) {
+            // A killed run's temporary file: never part of the index.
+            continue;
+        }
         let ft = entry
             .file_type()
             .with_context(|| format!("{}", entry.path().display()))?;
