@@ -40,6 +40,21 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a detached OpenPGP signature over any file against the keys in a directory.
     VerifySignature(VerifySignatureArgs),
+    /// Fetch a remote wheel index's signed list, verify it, then download the files missing here.
+    SyncWheels(SyncWheelsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncWheelsArgs {
+    /// The remote index: the URL of the directory holding sha256sums.txt.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The local index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Replace local files that differ from the signed list and delete files it does not name.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -28,6 +28,7 @@ pub mod sha256sums;
 pub mod sign;
 pub mod signature;
 pub mod simple_index;
+pub mod sync_wheels;
 pub mod tags;
 pub mod update_deps;
 pub mod verify;

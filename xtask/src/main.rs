@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, sign, update_deps, verify, verify_signature};
+use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -90,6 +90,13 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
         ),
         flags::Command::VerifySignature(args) => {
             verify_signature::run(&args.keys, &args.file, &args.signature)
+        }
+        flags::Command::SyncWheels(args) => {
+            let mut options = sync_wheels::Options::new(&args.from);
+            options.index = args.index;
+            options.prune = args.prune;
+            sync_wheels::run(&root, &options)?;
+            Ok(())
         }
     }
 }
