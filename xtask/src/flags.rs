@@ -25,8 +25,14 @@ pub struct Pinwheel {
 pub enum Command {
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// Build our own wheels from the pinned, verified sdists into wheels-index/.
+    BuildWheels(BuildWheels),
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Verify the wheel index, then build the application's Debian package.
+    BuildDeb(BuildDebArgs),
+    /// Build the Debian package twice in varied environments and compare.
+    CheckReproducible(CheckReproducibleArgs),
     /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
     UpdateDeps(UpdateDepsArgs),
     /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
@@ -40,8 +46,40 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a detached OpenPGP signature over any file against the keys in a directory.
     VerifySignature(VerifySignatureArgs),
+    /// Measure pinwheel side by side with the tools users would pick
+    /// instead and rewrite BENCHMARKS.md and bench/scaling.svg.
+    Bench(BenchArgs),
+    /// Kill commands with SIGKILL at random moments and check that every
+    /// file they manage is whole: old or new, never partial or missing.
+    FaultInject(FaultInjectArgs),
+    /// Run every adversarial_* test and list each case with its expected
+    /// outcome and whether it held.
+    AdversarialReport(AdversarialReportArgs),
     /// Fetch a remote wheel index's signed list, verify it, then download the files missing here.
     SyncWheels(SyncWheelsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckReproducibleArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// When not root, install missing build dependencies and faketime through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildDebArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory for the .deb, .buildinfo and .changes (default: target/debian/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// When not root, install missing build dependencies through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +147,37 @@ pub struct SdistArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Fewer repetitions (3 instead of 7).
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only this comparison (repeatable); the report then goes to
+    /// target/bench/ instead of BENCHMARKS.md.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FaultInjectArgs {
+    /// Kills per command.
+    #[arg(long, default_value_t = 13)]
+    pub runs: usize,
+    /// Seed of the kill moments.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Only this command (repeatable).
+    #[arg(long, value_name = "COMMAND")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdversarialReportArgs {
+    /// Read the output of a `cargo test` run instead of running the tests.
+    #[arg(long, value_name = "FILE")]
+    pub from_log: Option<PathBuf>,
+}
+
 impl Pinwheel {
     /// Parses `std::env::args`; clap exits 2 on usage errors.
     pub fn parse_args() -> Self {
@@ -165,4 +234,20 @@ pub struct VerifySignatureArgs {
     pub file: PathBuf,
     /// Its detached, armored signature.
     pub signature: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildWheels {
+    /// Only this application's dependencies (and the bootstrap set).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Rebuild this package even when its wheel is current (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub rebuild: Vec<String>,
+    /// Rebuild every wheel into a temporary directory, compare bytes, write nothing.
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// How many builds run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature};
+use xtask::{
+    build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index,
+    requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
+};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -31,6 +34,30 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::BuildWheels(args) => build_wheels::run(
+            &root,
+            &build_wheels::Options {
+                app: args.app,
+                rebuild: args.rebuild,
+                verify_reproducible: args.verify_reproducible,
+                jobs: args.jobs,
+            },
+        ),
+        flags::Command::BuildDeb(args) => build_deb::run(
+            &root,
+            &build_deb::Options {
+                app: args.app,
+                out: args.out,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
+        flags::Command::CheckReproducible(args) => check_reproducible::run(
+            &root,
+            &check_reproducible::Options {
+                app: args.app,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
         flags::Command::Sdist(args) => {
             sdist::run(
                 &root,
@@ -90,6 +117,19 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
         ),
         flags::Command::VerifySignature(args) => {
             verify_signature::run(&args.keys, &args.file, &args.signature)
+        }
+        flags::Command::Bench(args) => xtask::bench::run(
+            &root,
+            xtask::bench::Options {
+                quick: args.quick,
+                only: args.only,
+            },
+        ),
+        flags::Command::FaultInject(args) => {
+            xtask::fault_inject::run(&root, args.runs, args.seed, &args.only)
+        }
+        flags::Command::AdversarialReport(args) => {
+            xtask::adversarial_report::run(&root, args.from_log.as_deref())
         }
         flags::Command::SyncWheels(args) => {
             let mut options = sync_wheels::Options::new(&args.from);
