@@ -1,10 +1,11 @@
 //! Runs `fetch::bench::compare_with_pip` once and prints the table:
-//! `cargo run --release -p xtask --example fetch_vs_pip -- PIP [FILES] [BYTES] [ROUNDS]`.
+//! `cargo run -p xtask --example fetch_vs_pip -- PIP [FILES] [BYTES] [ROUNDS] [XTASK]`
+//! (with XTASK, e.g. `target/debug/xtask`, the `sync-wheels` command is timed too).
 //! `cargo xtask bench` runs the same comparison; this is for quick looks.
 
 use std::path::PathBuf;
 
-use xtask::fetch::bench::{compare_with_pip, stats, Setup};
+use xtask::fetch::bench::{compare_with_pip, stats, Setup, SyncSetup};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +19,10 @@ fn main() -> anyhow::Result<()> {
         size: num(2, 1 << 20),
         rounds: num(3, 5),
         jobs: 8,
+        sync: args.get(4).map(|xtask| SyncSetup {
+            xtask: PathBuf::from(xtask),
+            root: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+        }),
     };
     let c = compare_with_pip(&setup)?;
     let (pip_med, pip_min, pip_max) = stats(&c.pip_download);
@@ -34,7 +39,11 @@ fn main() -> anyhow::Result<()> {
             &c.lookup_then_fetch,
         ),
         ("pip download --no-deps --require-hashes", &c.pip_download),
+        ("cargo xtask sync-wheels (process)", &c.sync_wheels),
     ] {
+        if times.is_empty() {
+            continue;
+        }
         let (med, min, max) = stats(times);
         println!(
             "| {label} | {:.3} s | {:.3} s | {:.3} s | {:.1}x |",

@@ -55,6 +55,8 @@ pub enum Command {
     /// Run every adversarial_* test and list each case with its expected
     /// outcome and whether it held.
     AdversarialReport(AdversarialReportArgs),
+    /// Fetch a remote wheel index's signed list, verify it, then download the files missing here.
+    SyncWheels(SyncWheelsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +80,19 @@ pub struct BuildDebArgs {
     /// When not root, install missing build dependencies through sudo.
     #[arg(long)]
     pub install_build_deps: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncWheelsArgs {
+    /// The remote index: the URL of the directory holding sha256sums.txt.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The local index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Replace local files that differ from the signed list and delete files it does not name.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 #[derive(Debug, clap::Args)]

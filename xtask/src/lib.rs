@@ -37,6 +37,7 @@ pub mod sha256sums;
 pub mod sign;
 pub mod signature;
 pub mod simple_index;
+pub mod sync_wheels;
 pub mod synthetic_lock;
 pub mod tags;
 pub mod update_deps;

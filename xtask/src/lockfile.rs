@@ -371,6 +371,17 @@ pub trait SdistLookup {
         version: &Version,
         hashes: &[Sha256],
     ) -> anyhow::Result<Classified>;
+
+    /// Called once before `classify` with every name it will be asked
+    /// about, so that an index can read the pages in parallel.
+    fn prefetch(&self, _names: &[PackageName]) {}
+
+    /// Checks the final pins against the index (`update-deps --online`):
+    /// warnings (yanked files), or an error when a pinned hash is not
+    /// served. Offline there is nothing to check.
+    fn verify_pins(&self, _pins: &[crate::requirements_txt::Pin]) -> anyhow::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// The files a lookup recognized.
@@ -401,6 +412,14 @@ impl SdistLookup for Offline {
 /// Fills in `sdists` and `wheels` of packages whose files the lock did not
 /// name, through `lookup`. Only the given packages are looked up.
 pub fn classify(packages: &mut [Package], lookup: &dyn SdistLookup) -> anyhow::Result<()> {
+    let names: Vec<PackageName> = packages
+        .iter()
+        .filter(|p| !p.unclassified.is_empty())
+        .map(|p| p.name.clone())
+        .collect();
+    if !names.is_empty() {
+        lookup.prefetch(&names);
+    }
     for package in packages.iter_mut().filter(|p| !p.unclassified.is_empty()) {
         let found = lookup.classify(&package.name, &package.version, &package.unclassified)?;
         for artifact in found.sdists.iter().chain(&found.wheels) {

@@ -280,7 +280,12 @@ impl Drop for Server {
 #[derive(Clone, Debug)]
 pub struct PageFile {
     pub filename: String,
+    /// What [`Server::add_project`] serves (empty for a listed-only file).
     pub bytes: Arc<Vec<u8>>,
+    /// The digest the page announces.
+    pub sha256: Sha256,
+    /// The size the JSON page announces.
+    pub size: Option<u64>,
     pub requires_python: Option<String>,
     /// `Some(reason)` marks the file yanked (an empty reason is allowed).
     pub yanked: Option<String>,
@@ -290,7 +295,22 @@ impl PageFile {
     pub fn new(filename: &str, bytes: Vec<u8>) -> PageFile {
         PageFile {
             filename: filename.to_owned(),
+            sha256: Sha256::of(&bytes),
+            size: Some(bytes.len() as u64),
             bytes: Arc::new(bytes),
+            requires_python: None,
+            yanked: None,
+        }
+    }
+
+    /// A file the page lists with `sha256` but whose bytes we do not have
+    /// (lookups only).
+    pub fn listed(filename: &str, sha256: Sha256) -> PageFile {
+        PageFile {
+            filename: filename.to_owned(),
+            bytes: Arc::new(Vec::new()),
+            sha256,
+            size: None,
             requires_python: None,
             yanked: None,
         }
@@ -305,9 +325,11 @@ pub fn project_json(name: &str, files: &[PageFile], files_prefix: &str) -> Vec<u
             let mut v = serde_json::json!({
                 "filename": f.filename,
                 "url": format!("{files_prefix}{}", f.filename),
-                "hashes": {"sha256": Sha256::of(&f.bytes).hex()},
-                "size": f.bytes.len(),
+                "hashes": {"sha256": f.sha256.hex()},
             });
+            if let Some(size) = f.size {
+                v["size"] = size.into();
+            }
             if let Some(rp) = &f.requires_python {
                 v["requires-python"] = rp.clone().into();
             }
@@ -345,7 +367,7 @@ pub fn project_html(name: &str, files: &[PageFile], files_prefix: &str) -> Vec<u
             "<a href=\"{}{}#sha256={}\"{attrs}>{}</a><br/>\n",
             escape(files_prefix),
             escape(&f.filename),
-            Sha256::of(&f.bytes).hex(),
+            f.sha256.hex(),
             escape(&f.filename)
         );
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use xtask::{
     build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index,
-    requirements, sdist, sign, update_deps, verify, verify_signature,
+    requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
 };
 
 fn main() -> ExitCode {
@@ -130,6 +130,13 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
         }
         flags::Command::AdversarialReport(args) => {
             xtask::adversarial_report::run(&root, args.from_log.as_deref())
+        }
+        flags::Command::SyncWheels(args) => {
+            let mut options = sync_wheels::Options::new(&args.from);
+            options.index = args.index;
+            options.prune = args.prune;
+            sync_wheels::run(&root, &options)?;
+            Ok(())
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::hash::Sha256;
 use crate::lockfile::{self, Format, SdistLookup};
 use crate::requirements::{lock_text, pin_lock, relock_command, stale_lock, target_text};
 use crate::requirements_txt::{self, Header, Pin, Pins};
-use crate::{build_requirements, failure, markers};
+use crate::{build_requirements, failure, http, markers, online};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -46,9 +46,11 @@ pub struct Output {
 /// Runs `update-deps` under `root`.
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     if options.online {
-        // The seam for the index lookup: an `SdistLookup` over
-        // `package_index::PackageIndex` goes here.
-        bail!("--online: looking sdists up in the package index is not wired in yet; lock with uv, poetry or pylock.toml, which name their files");
+        let config = Config::load(root)?;
+        let client = http::Client::new(&config.index)
+            .with_context(|| format!("{}: [index]", config.path.display()))?;
+        let lookup = online::IndexLookup::new(&client, &config.index.url)?;
+        return run_with(root, options, &lookup);
     }
     run_with(root, options, &lockfile::Offline)
 }
@@ -165,6 +167,12 @@ pub fn plan(
     let how_to_allow =
         format!("add it to `wheel-only` under [apps.{name}] in {CONFIG_PATH}, with the reason");
     let pins = pin_lock(&lock_label, lock, &env, &wheel_only, &how_to_allow, lookup)?;
+    for warning in lookup
+        .verify_pins(&pins)
+        .with_context(|| format!("{lock_label}: --online"))?
+    {
+        eprintln!("warning: {warning}");
+    }
     for allowed in &wheel_only {
         if !pins.iter().any(|p| p.wheel_only && p.name == *allowed) {
             eprintln!("warning: {CONFIG_PATH}: apps.{name}.wheel-only lists {allowed}, which needs no exception; remove it");

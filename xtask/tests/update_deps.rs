@@ -577,12 +577,6 @@ fn adversarial_output_symlink() {
 }
 
 #[test]
-fn adversarial_online_is_not_faked() {
-    let repo = Repo::new();
-    repo.fails(&["--online"], 2, &["--online"]);
-}
-
-#[test]
 fn adversarial_two_runs_at_once() {
     let repo = Repo::new();
     let guard = xtask::fresh::RepoLock::acquire(&repo.root()).unwrap();

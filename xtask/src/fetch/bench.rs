@@ -7,8 +7,14 @@
 //! server, alternately, after a warm-up. `cargo xtask bench` calls
 //! [`compare_with_pip`] with the pip of its throwaway virtual environment.
 //!
-//! pinwheel runs in-process; pip's interpreter start-up is part of its
-//! measured time, as it is of every real `pip download`.
+//! With [`SyncSetup`], the real `cargo xtask sync-wheels` command joins
+//! in (a process, like pip): the list is signed with the repository's
+//! demonstration key, which its configuration pins, and each round syncs
+//! into an empty index of a throwaway repository.
+//!
+//! The in-process contenders skip process start-up; pip's interpreter
+//! start-up is part of its measured time, as it is of every real
+//! `pip download`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,7 +41,22 @@ pub struct Setup {
     /// Measured rounds (after one warm-up round).
     pub rounds: usize,
     pub jobs: usize,
+    /// Also time the `sync-wheels` command.
+    pub sync: Option<SyncSetup>,
 }
+
+/// How to run `sync-wheels`.
+#[derive(Debug, Clone)]
+pub struct SyncSetup {
+    /// The `xtask` executable.
+    pub xtask: PathBuf,
+    /// The repository whose configuration, keys and demonstration secret
+    /// key (`packaging/keys/DEMO-ONLY-secret/`) are used.
+    pub root: PathBuf,
+}
+
+/// The demonstration secret key, relative to the repository root.
+pub const DEMO_SECRET: &str = "packaging/keys/DEMO-ONLY-secret/demo-maintainer.secret.asc";
 
 /// Wall times of each contender, one per round.
 #[derive(Debug, Clone)]
@@ -43,6 +64,8 @@ pub struct Comparison {
     pub sums_then_fetch: Vec<Duration>,
     pub lookup_then_fetch: Vec<Duration>,
     pub pip_download: Vec<Duration>,
+    /// Empty without [`Setup::sync`].
+    pub sync_wheels: Vec<Duration>,
     pub pip_version: String,
     pub bytes: u64,
 }
@@ -68,7 +91,7 @@ pub fn compare_with_pip(setup: &Setup) -> anyhow::Result<Comparison> {
     fs_err::create_dir_all(&wheels_dir)?;
     let server = Server::start().context("starting the loopback server")?;
     let mut requirements = String::new();
-    let mut sums = String::new();
+    let mut listed = std::collections::BTreeMap::new();
     let mut entries = Vec::new();
     let mut bytes = 0u64;
     for i in 0..setup.files {
@@ -88,13 +111,20 @@ pub fn compare_with_pip(setup: &Setup) -> anyhow::Result<Comparison> {
             Route::page(Some(json), Some(html)),
         );
         requirements += &format!("{name}==1.0 --hash=sha256:{sha}\n");
-        sums += &format!("{sha}  files/{filename}\n");
+        listed.insert(format!("files/{filename}"), sha);
         entries.push((name, filename, sha, page.bytes.len() as u64));
     }
+    let (list, asc) = signed_list(setup, listed)?;
     server.route(
         "/sha256sums.txt",
-        Route::bytes(sums.into_bytes()).with_type("text/plain"),
+        Route::bytes(list).with_type("text/plain"),
     );
+    if let Some(asc) = asc {
+        server.route(
+            "/sha256sums.txt.asc",
+            Route::bytes(asc).with_type("text/plain"),
+        );
+    }
     let req_path = setup.work.join("requirements.txt");
     fs_err::write(&req_path, requirements)?;
     let index_url = server.url("/simple/");
@@ -113,7 +143,7 @@ pub fn compare_with_pip(setup: &Setup) -> anyhow::Result<Comparison> {
         let page = client.get_page(&Url::parse(&server.url("/sha256sums.txt"))?, None)?;
         let text = String::from_utf8(page.body)?;
         let mut downloads = Vec::new();
-        for line in text.lines() {
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (hex, path) = line.split_once("  ").context("sums line")?;
             let filename = path.trim_start_matches("files/");
             downloads.push(super::Download {
@@ -206,39 +236,133 @@ pub fn compare_with_pip(setup: &Setup) -> anyhow::Result<Comparison> {
         Ok(())
     };
 
+    let repo = setup.work.join("repo");
+    if let Some(sync) = &setup.sync {
+        make_sync_repo(&sync.root, &repo)?;
+    }
+    let origin = server.url("/");
+    let sync_wheels = |_: &Path| -> anyhow::Result<()> {
+        let Some(sync) = &setup.sync else {
+            return Ok(());
+        };
+        duct::cmd!(
+            &sync.xtask,
+            "--root",
+            &repo,
+            "sync-wheels",
+            "--from",
+            &origin
+        )
+        .stdout_null()
+        .stderr_capture()
+        .run()
+        .context("cargo xtask sync-wheels")?;
+        let n = fs_err::read_dir(repo.join("wheels-index/files"))?.count();
+        anyhow::ensure!(
+            n == setup.files,
+            "sync-wheels fetched {n} of {} files",
+            setup.files
+        );
+        Ok(())
+    };
+
     let mut result = Comparison {
         sums_then_fetch: Vec::new(),
         lookup_then_fetch: Vec::new(),
         pip_download: Vec::new(),
+        sync_wheels: Vec::new(),
         pip_version: pip_version.trim().to_owned(),
         bytes,
     };
     type Contender<'a> = &'a dyn Fn(&Path) -> anyhow::Result<()>;
-    let contenders: [(&str, Contender<'_>); 3] = [
+    let mut contenders: Vec<(&str, Contender<'_>)> = vec![
         ("sums", &ours_sums),
         ("lookup", &ours_lookup),
         ("pip", &pip_download),
     ];
+    if setup.sync.is_some() {
+        contenders.push(("sync-wheels", &sync_wheels));
+    }
     for round in 0..=setup.rounds {
-        for (label, run) in contenders {
+        for (label, run) in &contenders {
             let dest = setup.work.join(format!("out-{label}"));
             if dest.exists() {
                 fs_err::remove_dir_all(&dest)?;
             }
             fs_err::create_dir_all(&dest)?;
+            if *label == "sync-wheels" {
+                // Untimed: an empty index and no trusted version.
+                for dir in ["wheels-index", ".pinwheel"] {
+                    if repo.join(dir).exists() {
+                        fs_err::remove_dir_all(repo.join(dir))?;
+                    }
+                }
+            }
             let started = Instant::now();
             run(&dest).with_context(|| format!("round {round}: {label}"))?;
             let elapsed = started.elapsed();
             if round > 0 {
-                match label {
+                match *label {
                     "sums" => result.sums_then_fetch.push(elapsed),
                     "lookup" => result.lookup_then_fetch.push(elapsed),
+                    "sync-wheels" => result.sync_wheels.push(elapsed),
                     _ => result.pip_download.push(elapsed),
                 }
             }
         }
     }
     Ok(result)
+}
+
+/// The list of `entries` (`files/…` → sha256): signed with the demo key
+/// when `setup.sync` is given (then it also carries the configured scope
+/// and a month's validity), unsigned otherwise.
+fn signed_list(
+    setup: &Setup,
+    entries: std::collections::BTreeMap<String, Sha256>,
+) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    use crate::sha256sums::{ListMeta, SignedList};
+    let Some(sync) = &setup.sync else {
+        let list = SignedList {
+            meta: ListMeta::unsigned("pinwheel/wheels-index"),
+            entries,
+        };
+        return Ok((list.render()?.into_bytes(), None));
+    };
+    let config = crate::config::Config::load(&sync.root)?;
+    let now = time::OffsetDateTime::now_utc();
+    let list = SignedList {
+        meta: ListMeta {
+            version: 1,
+            expires: now + time::Duration::days(30),
+            scope: config.trust.scope.clone(),
+        },
+        entries,
+    };
+    let list = list.render()?.into_bytes();
+    let key = crate::sign::KeyFile::load(&sync.root.join(DEMO_SECRET))?;
+    let packet = key.sign(&list, u64::try_from(now.unix_timestamp()).unwrap_or(0) - 60)?;
+    let asc =
+        crate::signature::enarmor(crate::signature::BlockKind::Signature, &packet).into_bytes();
+    Ok((list, Some(asc)))
+}
+
+/// A throwaway repository at `repo` with `root`'s configuration and
+/// public keys.
+fn make_sync_repo(root: &Path, repo: &Path) -> anyhow::Result<()> {
+    let config = crate::config::Config::load(root)?;
+    fs_err::create_dir_all(repo.join("packaging"))?;
+    fs_err::copy(&config.path, repo.join(crate::config::CONFIG_PATH))?;
+    let keys = config.abs(&config.trust.keys);
+    let dest = repo.join(&config.trust.keys);
+    fs_err::create_dir_all(&dest)?;
+    for entry in fs_err::read_dir(&keys)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            fs_err::copy(entry.path(), dest.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A minimal valid wheel (METADATA, WHEEL, RECORD) carrying `size` bytes

@@ -1,0 +1,421 @@
+//! `cargo xtask sync-wheels --from URL [--index DIR] [--prune]` (issue 4,
+//! item 8): bring a local wheel index up to a remote one that maintainers
+//! signed.
+//!
+//! 1. Fetch the remote `sha256sums.txt` and `sha256sums.txt.asc`, each
+//!    size-capped (an endless answer is a verification failure).
+//! 2. Verify them exactly as `verify` does (`verify::verify_list_bytes`:
+//!    pinned keys, threshold, expiry, scope, rollback against git `HEAD` and
+//!    the last trusted version), and also refuse a list older than the local
+//!    one on disk. Nothing else is requested before the list passed.
+//! 3. Plan: listed files already present with the right hash are kept;
+//!    missing ones are fetched; a local file whose bytes differ from the
+//!    list, and local files the list does not name, are only replaced or
+//!    removed with `--prune` (without it a differing file stops the run
+//!    before anything changes, and unlisted files are reported).
+//! 4. Download into a staging directory (`.pinwheel/sync-staging/`, or
+//!    beside an index outside the repository), in parallel, each file
+//!    streamed into a temporary file, hashed, and renamed into the staging
+//!    area only when its sha256 matches the list (`fetch.rs`). A failed or
+//!    interrupted run leaves the index untouched; the next run reuses what
+//!    was staged.
+//! 5. Only when every file is in: prune (with `--prune`), rename the staged
+//!    files into the index, write the list, then its signatures, and record
+//!    the list's version as the last trusted one.
+//!
+//! Directories on the way to a destination may not be symbolic links.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::config::Config;
+use crate::failure;
+use crate::fetch::{self, Download};
+use crate::fresh;
+use crate::hash::Sha256;
+use crate::http::{self, Client, HttpError};
+use crate::sha256sums::{SignedList, LIST_FILE, SIGNATURE_FILE};
+use crate::signature;
+use crate::verify::{self, rollback};
+
+/// Where files are staged when the index is under the repository root.
+pub const STAGING: &str = ".pinwheel/sync-staging";
+
+/// The largest file fetched (the list records no sizes).
+pub const MAX_FILE: u64 = 2 * 1024 * 1024 * 1024;
+
+/// What to sync.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The remote index: the directory URL that holds `sha256sums.txt`.
+    pub from: String,
+    /// The local index (default: `wheels-index/` under the root).
+    pub index: Option<PathBuf>,
+    /// Replace local files that differ from the list and remove unlisted ones.
+    pub prune: bool,
+    /// Timeouts and retries (tests shrink them).
+    pub http: http::Options,
+    /// Downloads at once.
+    pub jobs: usize,
+}
+
+impl Options {
+    pub fn new(from: &str) -> Options {
+        Options {
+            from: from.to_owned(),
+            index: None,
+            prune: false,
+            http: http::Options::default(),
+            jobs: 8,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub version: u64,
+    pub fetched: usize,
+    pub present: usize,
+    pub bytes: u64,
+    pub replaced: usize,
+    pub removed: usize,
+    /// Local files the list does not name, kept (no `--prune`).
+    pub unlisted: Vec<String>,
+}
+
+/// Runs `cargo xtask sync-wheels`.
+pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
+    let config = Config::load(root)?;
+    let _lock = fresh::RepoLock::acquire(root)?;
+    let index = options
+        .index
+        .clone()
+        .unwrap_or_else(|| root.join(verify::DEFAULT_INDEX));
+    let base = base_url(&options.from)?;
+    let client = Client::with_options(
+        base.as_str(),
+        &config.index.allowed_hosts,
+        options.http.clone(),
+    )
+    .with_context(|| format!("--from {}", options.from))?;
+
+    // 1 and 2: the list and its signatures, verified before anything else.
+    let list_url = base.join(LIST_FILE)?;
+    let asc_url = base.join(SIGNATURE_FILE)?;
+    let list = fetch_small(&client, &list_url, verify::MAX_LIST_FILE)?;
+    let asc = fetch_small(&client, &asc_url, signature::MAX_SIGNATURE_FILE)?;
+    let list_path = index.join(LIST_FILE);
+    let policy = verify::Policy::load(&config, &list_path, None, None)?;
+    if let Some(why) = &policy.history.head_skipped {
+        eprintln!("note: rollback check against git HEAD skipped: {why}");
+    }
+    let verified = verify::verify_list_bytes(&list, &asc, &policy, OffsetDateTime::now_utc())
+        .map_err(|e| {
+            let url = match e {
+                verify::VerifyError::Signature(_) => &asc_url,
+                _ => &list_url,
+            };
+            failure::verification_failed(format!("{url}: {e}"))
+        })?;
+    let version = verified.list.meta.version;
+    if let Some(local) = local_list(&list_path) {
+        if version < local.meta.version {
+            return Err(failure::verification_failed(format!(
+                "{list_url}: the list has version {version}, lower than {} of the local {} (rollback)",
+                local.meta.version,
+                list_path.display()
+            )));
+        }
+    }
+
+    // 3: what to fetch, what differs, what is unlisted.
+    let entries = &verified.list.entries;
+    let mut wanted: Vec<(&String, &Sha256)> = Vec::new();
+    let mut differing = Vec::new();
+    let mut present = 0usize;
+    for (path, sha) in entries {
+        let dest = dest_in(&index, path)?;
+        match fs_err::symlink_metadata(&dest) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => wanted.push((path, sha)),
+            Err(err) => return Err(err.into()),
+            Ok(meta) if meta.file_type().is_file() => {
+                if Sha256::of_file(&dest)? == *sha {
+                    present += 1;
+                } else {
+                    differing.push(path.clone());
+                    wanted.push((path, sha));
+                }
+            }
+            Ok(_) => bail!(
+                "{}: is not a regular file; move it away and run again",
+                dest.display()
+            ),
+        }
+    }
+    let unlisted = unlisted_files(&index, entries)?;
+    if !differing.is_empty() && !options.prune {
+        bail!(
+            "{}: {} local file(s) differ from the signed list ({}); nothing was changed; run with --prune to replace them",
+            index.display(),
+            differing.len(),
+            shorten(&differing)
+        );
+    }
+
+    // 4: download into the staging area.
+    let staging = staging_dir(root, &index);
+    let mut downloads = Vec::with_capacity(wanted.len());
+    for (path, sha) in &wanted {
+        downloads.push(Download {
+            label: (*path).clone(),
+            url: file_url(&base, path)?,
+            dest: dest_in(&staging, path)?,
+            sha256: **sha,
+            size: None,
+        });
+    }
+    let report = if downloads.is_empty() {
+        fetch::Report::default()
+    } else {
+        fetch::fetch_all(
+            &client,
+            &downloads,
+            &fetch::Options {
+                jobs: options.jobs,
+                cap: MAX_FILE,
+                progress: true,
+            },
+        )?
+    };
+
+    // 5: apply.
+    let mut removed = 0;
+    if options.prune {
+        for path in &unlisted {
+            fs_err::remove_file(dest_in(&index, path)?)?;
+            println!("removed (not in the list): {path}");
+            removed += 1;
+        }
+    }
+    let mut synced_dirs = BTreeSet::new();
+    for d in &downloads {
+        let path = &d.label;
+        let dest = dest_in(&index, path)?;
+        let dir = fresh::parent_dir(&dest);
+        fs_err::create_dir_all(&dir)?;
+        fs_err::rename(&d.dest, &dest)?;
+        synced_dirs.insert(dir);
+    }
+    for dir in &synced_dirs {
+        fresh::sync_dir(dir)?;
+    }
+    fs_err::create_dir_all(&index)?;
+    fresh::write_atomic(&list_path, &list)?;
+    fresh::write_atomic(&index.join(SIGNATURE_FILE), &asc)?;
+    rollback::record(root, verified.trusted())?;
+    if staging.exists() {
+        fs_err::remove_dir_all(&staging)?;
+    }
+    for fp in verified.signatures.demo_signers() {
+        eprintln!(
+            "warning: {fp} is a DEMONSTRATION key whose secret is public; anyone can sign with it"
+        );
+    }
+    let summary = Summary {
+        version,
+        fetched: downloads.len(),
+        present: present + report.present,
+        bytes: report.bytes,
+        replaced: differing.len(),
+        removed,
+        unlisted: if options.prune { Vec::new() } else { unlisted },
+    };
+    println!(
+        "{}: list version {version} from {base}: {} file(s) fetched ({} bytes), {} already present{}{}",
+        index.display(),
+        summary.fetched,
+        summary.bytes,
+        summary.present - report.present,
+        if summary.replaced > 0 { format!(", {} replaced", summary.replaced) } else { String::new() },
+        if summary.removed > 0 { format!(", {} removed", summary.removed) } else { String::new() },
+    );
+    if !summary.unlisted.is_empty() {
+        eprintln!(
+            "warning: {}: {} local file(s) are not in the signed list ({}); `cargo xtask verify` fails until they are gone: run `cargo xtask sync-wheels --from {} --prune`",
+            index.display(),
+            summary.unlisted.len(),
+            shorten(&summary.unlisted),
+            options.from
+        );
+    }
+    Ok(summary)
+}
+
+/// `URL` as a directory URL (trailing slash).
+fn base_url(from: &str) -> anyhow::Result<Url> {
+    let mut url = Url::parse(from).map_err(|err| anyhow::anyhow!("--from {from:?}: {err}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("--from {from:?}: give the index directory URL, without query or fragment");
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// Characters escaped in a list path before it is joined to the base URL:
+/// everything URL syntax gives a meaning to.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'^')
+    .add(b'[')
+    .add(b']')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'&')
+    .add(b'\\');
+
+/// The URL of a listed path under the base (each segment escaped).
+pub fn file_url(base: &Url, path: &str) -> anyhow::Result<Url> {
+    let encoded: Vec<String> = path
+        .split('/')
+        .map(|s| utf8_percent_encode(s, PATH_SEGMENT).to_string())
+        .collect();
+    let url = base.join(&encoded.join("/"))?;
+    if !url.as_str().starts_with(base.as_str()) {
+        bail!("{path}: leaves the remote index ({url})");
+    }
+    Ok(url)
+}
+
+/// `dir/path`, refusing symbolic links among the directories on the way.
+fn dest_in(dir: &Path, path: &str) -> anyhow::Result<PathBuf> {
+    crate::sha256sums::check_path(path).map_err(|err| anyhow::anyhow!("{path}: {err}"))?;
+    let mut at = dir.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    for part in &parts[..parts.len() - 1] {
+        at.push(part);
+        if let Ok(meta) = fs_err::symlink_metadata(&at) {
+            if meta.file_type().is_symlink() {
+                bail!(
+                    "{}: is a symbolic link; refusing to write through it",
+                    at.display()
+                );
+            }
+        }
+    }
+    Ok(dir.join(path))
+}
+
+/// The staging area for `index`.
+fn staging_dir(root: &Path, index: &Path) -> PathBuf {
+    if index.starts_with(root) {
+        root.join(STAGING)
+    } else {
+        let name = index
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        fresh::parent_dir(index).join(format!(".{name}.pinwheel-sync-staging"))
+    }
+}
+
+/// Reads a small file (list or signature) with a cap; an answer past the
+/// cap is endless data, a verification failure.
+fn fetch_small(client: &Client, url: &Url, cap: u64) -> anyhow::Result<Vec<u8>> {
+    match client.get_page_capped(url, None, cap) {
+        Ok(page) => Ok(page.body),
+        Err(err @ HttpError::TooLarge { .. }) => Err(failure::verification_failed(err.to_string())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The local list, when there is one that parses.
+fn local_list(path: &Path) -> Option<SignedList> {
+    let bytes = verify::read_list(path).ok()?;
+    SignedList::parse(&bytes).ok()
+}
+
+/// Regular files under `index` the list does not name (list and
+/// signature aside).
+fn unlisted_files(index: &Path, entries: &BTreeMap<String, Sha256>) -> anyhow::Result<Vec<String>> {
+    if !index.exists() {
+        return Ok(Vec::new());
+    }
+    let (found, _) = verify::tree::walk(index)?;
+    Ok(found
+        .into_iter()
+        .map(|f| f.rel)
+        .filter(|rel| !entries.contains_key(rel))
+        .collect())
+}
+
+fn shorten(paths: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut out: Vec<&str> = paths.iter().take(SHOWN).map(String::as_str).collect();
+    let more = paths.len().saturating_sub(SHOWN);
+    let more_text = format!("and {more} more");
+    if more > 0 {
+        out.push(&more_text);
+    }
+    out.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls_are_escaped_and_stay_under_the_base() {
+        let base = base_url("https://example.org/wheels-index").unwrap();
+        assert_eq!(base.as_str(), "https://example.org/wheels-index/");
+        let url = file_url(&base, "files/foo-1.0+local-py3-none-any.whl").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://example.org/wheels-index/files/foo-1.0+local-py3-none-any.whl"
+        );
+        assert_eq!(
+            file_url(&base, "a?b#c").unwrap().as_str(),
+            "https://example.org/wheels-index/a%3Fb%23c"
+        );
+        assert_eq!(
+            file_url(&base, "x:y").unwrap().as_str(),
+            "https://example.org/wheels-index/x%3Ay"
+        );
+        assert!(file_url(&base, "%2e%2e/x")
+            .unwrap()
+            .as_str()
+            .starts_with("https://example.org/wheels-index/"));
+        assert!(base_url("https://example.org/?q").is_err());
+    }
+
+    #[test]
+    fn adversarial_symlinked_directory_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("files")).unwrap();
+        let err = dest_in(dir.path(), "files/a.whl").unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert!(dest_in(dir.path(), "../a.whl").is_err());
+        assert!(dest_in(dir.path(), "simple/a/index.html").is_ok());
+    }
+}
