@@ -31,6 +31,22 @@ pub enum Command {
     UpdateDeps(UpdateDepsArgs),
     /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
     Requirements(RequirementsArgs),
+    /// Write a synthetic locked project of N packages (for benchmarks).
+    #[command(hide = true)]
+    SyntheticLock(SyntheticLockArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyntheticLockArgs {
+    /// How many packages.
+    #[arg(long, value_name = "N")]
+    pub packages: usize,
+    /// uv (pyproject.toml + uv.lock) or poetry (pyproject.toml + poetry.lock).
+    #[arg(long, value_parser = ["uv", "poetry"])]
+    pub format: String,
+    /// The directory to write into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -14,6 +14,7 @@
 pub mod poetry;
 pub mod pylock;
 pub mod requirements_txt;
+pub mod synthetic;
 pub mod uv;
 
 use std::collections::BTreeMap;
@@ -326,7 +327,7 @@ pub fn parse_version(name: &str, text: &str) -> anyhow::Result<Version> {
 
 /// Parses `sha256:<64 hex>` (uv.lock, poetry.lock, `--hash=`). Any other
 /// algorithm, or a digest of the wrong length, is an error.
-pub fn parse_prefixed_hash(what: &str, text: &str) -> anyhow::Result<Sha256> {
+pub fn parse_prefixed_hash(what: impl fmt::Display, text: &str) -> anyhow::Result<Sha256> {
     let Some((algorithm, digest)) = text.split_once(':') else {
         bail!("{what}: hash {text:?} is not of the form sha256:<hex>");
     };
@@ -337,7 +338,16 @@ pub fn parse_prefixed_hash(what: &str, text: &str) -> anyhow::Result<Sha256> {
 }
 
 /// Parses 64 lowercase hex digits.
-pub fn parse_sha256(what: &str, digest: &str) -> anyhow::Result<Sha256> {
+pub fn parse_sha256(what: impl fmt::Display, digest: &str) -> anyhow::Result<Sha256> {
+    // Fast path (locks hold thousands): decode, then require the text to be
+    // the canonical lowercase form; `Sha256::from_str` explains failures.
+    let mut out = [0u8; 32];
+    if digest.len() == 64
+        && hex::decode_to_slice(digest, &mut out).is_ok()
+        && hex::encode(out) == digest
+    {
+        return Ok(Sha256(out));
+    }
     Sha256::from_str(digest).map_err(|err| anyhow::anyhow!("{what}: bad sha256 {digest:?}: {err}"))
 }
 
@@ -351,8 +361,9 @@ pub fn is_sdist_filename(filename: &str) -> bool {
 
 /// The last path segment of a URL, without query or fragment.
 pub fn url_filename(url: &str) -> &str {
-    let url = url.split(['#', '?']).next().unwrap_or(url);
-    url.rsplit('/').next().unwrap_or(url)
+    let url = url.find('#').map_or(url, |i| &url[..i]);
+    let url = url.find('?').map_or(url, |i| &url[..i]);
+    url.rfind('/').map_or(url, |i| &url[i + 1..])
 }
 
 /// Squeezes a multi-line parser message into one line.

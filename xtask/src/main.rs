@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, requirements, sdist, update_deps};
+use xtask::{config, failure, flags, lockfile, requirements, sdist, update_deps};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -59,5 +59,12 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 allow_wheel_only: args.allow_wheel_only,
             },
         ),
+        flags::Command::SyntheticLock(args) => {
+            let files = match args.format.as_str() {
+                "uv" => lockfile::synthetic::uv_project(args.packages),
+                _ => lockfile::synthetic::poetry_project(args.packages),
+            };
+            lockfile::synthetic::write(&args.out, &files)
+        }
     }
 }

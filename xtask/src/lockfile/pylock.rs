@@ -133,7 +133,7 @@ fn artifact(what: &str, f: &RawFile) -> anyhow::Result<Artifact> {
         );
     };
     Ok(Artifact {
-        sha256: parse_sha256(&format!("{what}: {filename}"), digest)?,
+        sha256: parse_sha256(format_args!("{what}: {filename}"), digest)?,
         filename,
         url: f.url.clone(),
         size: f.size,

@@ -282,7 +282,7 @@ fn artifact(what: &str, a: &RawArtifact) -> anyhow::Result<Artifact> {
         bail!("{what}: {filename} has no hash");
     };
     Ok(Artifact {
-        sha256: parse_prefixed_hash(&format!("{what}: {filename}"), hash)?,
+        sha256: parse_prefixed_hash(format_args!("{what}: {filename}"), hash)?,
         filename,
         url: a.url.clone(),
         size: a.size,
