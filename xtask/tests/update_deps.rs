@@ -616,3 +616,19 @@ fn adversarial_two_runs_at_once() {
     );
     assert!(repo.path(EXTRAS).exists());
 }
+
+#[test]
+fn checked_in_requirements_are_fresh() {
+    // `cargo xtask update-deps --check` over this repository.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = duct::cmd(env!("CARGO_BIN_EXE_xtask"), ["--root", root.to_str().unwrap(), "update-deps", "--check"])
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "run `cargo xtask update-deps`:\n{stdout}{stderr}");
+    assert!(stdout.contains("requirements/pinwheel-demo/requirements.txt: up to date"), "{stdout}");
+}
