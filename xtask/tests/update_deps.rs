@@ -621,14 +621,77 @@ fn adversarial_two_runs_at_once() {
 fn checked_in_requirements_are_fresh() {
     // `cargo xtask update-deps --check` over this repository.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = duct::cmd(env!("CARGO_BIN_EXE_xtask"), ["--root", root.to_str().unwrap(), "update-deps", "--check"])
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .unwrap();
+    let out = duct::cmd(
+        env!("CARGO_BIN_EXE_xtask"),
+        ["--root", root.to_str().unwrap(), "update-deps", "--check"],
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "run `cargo xtask update-deps`:\n{stdout}{stderr}");
-    assert!(stdout.contains("requirements/pinwheel-demo/requirements.txt: up to date"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run `cargo xtask update-deps`:\n{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("requirements/pinwheel-demo/requirements.txt: up to date"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn adversarial_killed_mid_run_leaves_old_or_new() {
+    // A big synthetic lock makes the run long enough to be killed at
+    // several moments; the file is always the old one or the new one.
+    let repo = Repo::new();
+    let app = repo.path("packaging/synth");
+    let files = xtask::lockfile::synthetic::uv_project(1000);
+    xtask::lockfile::synthetic::write(&app, &files).unwrap();
+    let config = repo.read("packaging/pinwheel.toml")
+        + "\n[apps.synth]\ndir = \"packaging/synth\"\npyproject = \"packaging/synth/pyproject.toml\"\n\
+           lock = \"packaging/synth/uv.lock\"\n";
+    repo.write("packaging/pinwheel.toml", &config);
+    assert_eq!(repo.run(&["--app", "synth"]).code, 0);
+    let out = "requirements/synth/requirements.txt";
+    let old = repo.read(out);
+    xtask::lockfile::synthetic::write(&app, &xtask::lockfile::synthetic::uv_project(2000)).unwrap();
+    let mut seen = Vec::new();
+    for delay_ms in [0, 1, 3, 6, 10, 15, 20, 30, 45, 60, 90, 130] {
+        let handle = duct::cmd(
+            env!("CARGO_BIN_EXE_xtask"),
+            [
+                "--root",
+                repo.dir.path().to_str().unwrap(),
+                "update-deps",
+                "--app",
+                "synth",
+            ],
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        handle.kill().unwrap();
+        let now = repo.read(out);
+        if now != old {
+            std::fs::write(repo.path(out), &old).unwrap();
+        }
+        seen.push((delay_ms, now));
+    }
+    let run = repo.run(&["--app", "synth"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let new = repo.read(out);
+    assert_ne!(new, old);
+    for (delay_ms, text) in seen {
+        assert!(
+            text == old || text == new,
+            "a partial file after a kill at {delay_ms} ms"
+        );
+    }
 }
