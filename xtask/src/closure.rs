@@ -40,6 +40,12 @@ pub fn into_production(lock: Lock, env: &MarkerEnvironment) -> anyhow::Result<Ve
 /// Indices into `lock.packages` of the packages the target installs, in
 /// the lock's order (by name); one version per name.
 pub fn selected(lock: &Lock, env: &MarkerEnvironment) -> anyhow::Result<Vec<usize>> {
+    if let Some(requires) = &lock.requires_python {
+        let python = &env.python_full_version().version;
+        if !requires.contains(python) {
+            bail!("the lock is for Python {requires}, and the target runs {python}");
+        }
+    }
     let mut chosen = match &lock.selection {
         Selection::Walk { project, roots } => walk(lock, env, project, roots)?,
         Selection::Markers => by_markers(lock, env)?,
@@ -352,6 +358,21 @@ mod tests {
         let lock = lockfile::parse("uv.lock", Format::Uv, &text).unwrap();
         let err = production(&lock, &env()).unwrap_err().to_string();
         assert!(err.contains("uses platform_release"), "{err}");
+    }
+
+    #[test]
+    fn adversarial_lock_for_another_python() {
+        let text = UV.replacen(
+            "requires-python = \">=3.9\"",
+            "requires-python = \">=3.12\"",
+            1,
+        );
+        let lock = lockfile::parse("uv.lock", Format::Uv, &text).unwrap();
+        let err = production(&lock, &env()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the lock is for Python >=3.12, and the target runs 3.11.2"
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub struct Lock {
     /// Sorted by name, then version.
     pub packages: Vec<Package>,
     pub selection: Selection,
+    /// The Python versions the lock was made for (uv.lock, pylock.toml).
+    pub requires_python: Option<pep440_rs::VersionSpecifiers>,
     /// What the lock recorded about the project, to tell whether it still
     /// matches pyproject.toml.
     pub recorded: Recorded,

@@ -122,6 +122,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         format: Format::Poetry,
         packages,
         selection: Selection::Markers,
+        requires_python: None,
         recorded: Recorded {
             content_hash: metadata.content_hash,
             poetry_version,

@@ -200,9 +200,14 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
             .collect::<anyhow::Result<_>>()?,
     };
     let recorded = normalize_recorded(recorded);
+    let requires_python = match &recorded.requires_python {
+        Some(r) => Some(VersionSpecifiers::from_str_checked(r).context("requires-python")?),
+        None => None,
+    };
     Ok(Lock {
         format: Format::Uv,
         packages,
+        requires_python,
         selection: Selection::Walk {
             project: name,
             roots,
