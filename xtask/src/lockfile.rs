@@ -14,7 +14,6 @@
 pub mod poetry;
 pub mod pylock;
 pub mod requirements_txt;
-pub mod synthetic;
 pub mod uv;
 
 use std::collections::BTreeMap;

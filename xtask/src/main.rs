@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, lockfile, requirements, sdist, update_deps};
+use xtask::{
+    build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index,
+    requirements, sdist, sign, update_deps, verify, verify_signature,
+};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -31,6 +34,30 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::BuildWheels(args) => build_wheels::run(
+            &root,
+            &build_wheels::Options {
+                app: args.app,
+                rebuild: args.rebuild,
+                verify_reproducible: args.verify_reproducible,
+                jobs: args.jobs,
+            },
+        ),
+        flags::Command::BuildDeb(args) => build_deb::run(
+            &root,
+            &build_deb::Options {
+                app: args.app,
+                out: args.out,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
+        flags::Command::CheckReproducible(args) => check_reproducible::run(
+            &root,
+            &check_reproducible::Options {
+                app: args.app,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
         flags::Command::Sdist(args) => {
             sdist::run(
                 &root,
@@ -59,12 +86,50 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 allow_wheel_only: args.allow_wheel_only,
             },
         ),
-        flags::Command::SyntheticLock(args) => {
-            let files = match args.format.as_str() {
-                "uv" => lockfile::synthetic::uv_project(args.packages),
-                _ => lockfile::synthetic::poetry_project(args.packages),
+        flags::Command::RefreshIndex(args) => {
+            let mode = if args.check {
+                fresh::Mode::Check
+            } else {
+                fresh::Mode::Write
             };
-            lockfile::synthetic::write(&args.out, &files)
+            refresh_index::run(
+                &root,
+                &refresh_index::Options {
+                    index: args.index,
+                    mode,
+                },
+            )?;
+            Ok(())
+        }
+        flags::Command::Sign(args) => {
+            let signer = match (args.key, args.gpg) {
+                (Some(key), _) => sign::Signer::Key(key),
+                (None, Some(id)) => sign::Signer::Gpg(id),
+                (None, None) => anyhow::bail!("pass --key FILE or --gpg KEYID"),
+            };
+            sign::run(&root, args.index.as_deref(), signer)
+        }
+        flags::Command::Verify(args) => verify::run(
+            &root,
+            args.index.as_deref(),
+            args.keys.as_deref(),
+            args.threshold.map(|t| t as usize),
+        ),
+        flags::Command::VerifySignature(args) => {
+            verify_signature::run(&args.keys, &args.file, &args.signature)
+        }
+        flags::Command::Bench(args) => xtask::bench::run(
+            &root,
+            xtask::bench::Options {
+                quick: args.quick,
+                only: args.only,
+            },
+        ),
+        flags::Command::FaultInject(args) => {
+            xtask::fault_inject::run(&root, args.runs, args.seed, &args.only)
+        }
+        flags::Command::AdversarialReport(args) => {
+            xtask::adversarial_report::run(&root, args.from_log.as_deref())
         }
     }
 }

@@ -649,8 +649,13 @@ fn adversarial_killed_mid_run_leaves_old_or_new() {
     // several moments; the file is always the old one or the new one.
     let repo = Repo::new();
     let app = repo.path("packaging/synth");
-    let files = xtask::lockfile::synthetic::uv_project(1000);
-    xtask::lockfile::synthetic::write(&app, &files).unwrap();
+    let write_lock = |n: usize| {
+        let lock = xtask::synthetic_lock::generate(n, 7);
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("pyproject.toml"), &lock.pyproject).unwrap();
+        std::fs::write(app.join("uv.lock"), &lock.uv_lock).unwrap();
+    };
+    write_lock(1000);
     let config = repo.read("packaging/pinwheel.toml")
         + "\n[apps.synth]\ndir = \"packaging/synth\"\npyproject = \"packaging/synth/pyproject.toml\"\n\
            lock = \"packaging/synth/uv.lock\"\n";
@@ -658,7 +663,7 @@ fn adversarial_killed_mid_run_leaves_old_or_new() {
     assert_eq!(repo.run(&["--app", "synth"]).code, 0);
     let out = "requirements/synth/requirements.txt";
     let old = repo.read(out);
-    xtask::lockfile::synthetic::write(&app, &xtask::lockfile::synthetic::uv_project(2000)).unwrap();
+    write_lock(2000);
     let mut seen = Vec::new();
     for delay_ms in [0, 1, 3, 6, 10, 15, 20, 30, 45, 60, 90, 130] {
         let handle = duct::cmd(
