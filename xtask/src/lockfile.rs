@@ -376,13 +376,16 @@ pub fn one_line(msg: &str) -> String {
 /// for locks that do not say (a hashed requirements.txt). The offline
 /// implementation is [`Offline`]; `update-deps --online` asks the index.
 pub trait SdistLookup {
-    /// The sdists (and, for wheel-only packages, the wheels) among `hashes`.
-    fn classify(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        hashes: &[Sha256],
-    ) -> anyhow::Result<Classified>;
+    /// For each query, in order, the sdists and wheels among its hashes.
+    fn classify(&self, queries: &[Query<'_>]) -> anyhow::Result<Vec<Classified>>;
+}
+
+/// One package whose files the lock does not name.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub name: &'a PackageName,
+    pub version: &'a Version,
+    pub hashes: &'a [Sha256],
 }
 
 /// The files a lookup recognized.
@@ -396,25 +399,54 @@ pub struct Classified {
 pub struct Offline;
 
 impl SdistLookup for Offline {
-    fn classify(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        _: &[Sha256],
-    ) -> anyhow::Result<Classified> {
+    fn classify(&self, queries: &[Query<'_>]) -> anyhow::Result<Vec<Classified>> {
+        let names: Vec<String> = queries
+            .iter()
+            .take(3)
+            .map(|q| format!("{} {}", q.name, q.version))
+            .collect();
+        let more = if queries.len() > 3 {
+            format!(" and {} more", queries.len() - 3)
+        } else {
+            String::new()
+        };
         bail!(
-            "a requirements.txt lock does not say which hash is the sdist's ({name} {version}); \
+            "a requirements.txt lock does not say which hash is the sdist's ({}{more}); \
              run `cargo xtask update-deps --online` to look it up in the package index, or lock \
-             with uv, poetry or pylock.toml, which name their files"
+             with uv, poetry or pylock.toml, which name their files",
+            names.join(", ")
         )
     }
 }
 
 /// Fills in `sdists` and `wheels` of packages whose files the lock did not
-/// name, through `lookup`. Only the given packages are looked up.
+/// name, through `lookup` (one call for all of them). Only the given
+/// packages are looked up.
 pub fn classify(packages: &mut [Package], lookup: &dyn SdistLookup) -> anyhow::Result<()> {
-    for package in packages.iter_mut().filter(|p| !p.unclassified.is_empty()) {
-        let found = lookup.classify(&package.name, &package.version, &package.unclassified)?;
+    let pending: Vec<usize> = (0..packages.len())
+        .filter(|&i| !packages[i].unclassified.is_empty())
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let queries: Vec<Query<'_>> = pending
+        .iter()
+        .map(|&i| Query {
+            name: &packages[i].name,
+            version: &packages[i].version,
+            hashes: &packages[i].unclassified,
+        })
+        .collect();
+    let found = lookup.classify(&queries)?;
+    if found.len() != pending.len() {
+        bail!(
+            "the index lookup answered {} of {} packages",
+            found.len(),
+            pending.len()
+        );
+    }
+    for (i, found) in pending.into_iter().zip(found) {
+        let package = &mut packages[i];
         for artifact in found.sdists.iter().chain(&found.wheels) {
             if !package.unclassified.contains(&artifact.sha256) {
                 bail!(

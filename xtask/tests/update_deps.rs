@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use xtask::loopback::{PageFile, Server};
+
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("test_data/locks")
@@ -419,7 +421,7 @@ fn adversarial_requirements_txt_lock() {
         (format!("six==1.16.0 ; python_version <> '3' --hash=sha256:{a}\n"), "packaging/req/requirements.txt: line 1: invalid requirement"),
         (
             std::fs::read_to_string(data("fork/pip-compile.txt")).unwrap(),
-            "packaging/req/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (packaging 24.1)",
+            "packaging/req/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (packaging 24.1, six 1.16.0)",
         ),
     ] {
         let repo = Repo::new();
@@ -576,10 +578,125 @@ fn adversarial_output_symlink() {
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
 }
 
+/// A repository whose only application is `app`, locked by `lock_name`
+/// with `lock_text`, and whose index is a loopback server.
+fn online_repo(server: &Server, lock_name: &str, lock_text: &str) -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo { dir };
+    let app = repo.path("packaging/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"1\"\ndependencies = []\n",
+    )
+    .unwrap();
+    std::fs::write(app.join(lock_name), lock_text).unwrap();
+    let head = config_head().replace(
+        "url = \"https://pypi.org/simple/\"",
+        &format!("url = {:?}", server.url("/simple/")),
+    );
+    assert!(head.contains("127.0.0.1"), "{head}");
+    repo.write(
+        "packaging/pinwheel.toml",
+        &format!(
+            "{head}\n[apps.app]\ndir = \"packaging/app\"\npyproject = \"packaging/app/pyproject.toml\"\nlock = \"packaging/app/{lock_name}\"\n"
+        ),
+    );
+    repo
+}
+
+fn loopback() -> (Server, PageFile, PageFile, PageFile) {
+    let server = Server::start().unwrap();
+    let sdist = PageFile::new("demo_pkg-1.0.tar.gz", b"demo sdist".to_vec());
+    let wheel = PageFile::new("demo_pkg-1.0-py3-none-any.whl", b"demo wheel".to_vec());
+    let mut yanked = PageFile::new("old_pkg-0.1.tar.gz", b"old sdist".to_vec());
+    yanked.yanked = Some("broken release".into());
+    server.add_project(
+        "/simple/",
+        "demo-pkg",
+        &[sdist.clone(), wheel.clone()],
+        "/files/",
+    );
+    server.add_project("/simple/", "old-pkg", &[yanked.clone()], "/files/");
+    (server, sdist, wheel, yanked)
+}
+
+fn sha(f: &PageFile) -> String {
+    xtask::hash::Sha256::of(&f.bytes).to_string()
+}
+
 #[test]
-fn adversarial_online_is_not_faked() {
-    let repo = Repo::new();
-    repo.fails(&["--online"], 2, &["--online"]);
+fn online_learns_the_sdist_of_a_requirements_txt_lock() {
+    let (server, sdist, wheel, yanked) = loopback();
+    let lock = format!(
+        "demo-pkg==1.0 \\\n    --hash=sha256:{} \\\n    --hash=sha256:{}\nold-pkg==0.1 --hash=sha256:{}\n",
+        sha(&wheel),
+        sha(&sdist),
+        sha(&yanked)
+    );
+    let repo = online_repo(&server, "requirements.txt", &lock);
+    repo.fails(&[], 2, &["packaging/app/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (demo-pkg 1.0, old-pkg 0.1)"]);
+    let run = repo.run(&["--online"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("old_pkg-0.1.tar.gz is yanked on the index: broken release"),
+        "{run:?}"
+    );
+    let text = repo.read("requirements/app/requirements.txt");
+    let pins = xtask::requirements_txt::Pins::parse(&text).unwrap();
+    let got: Vec<(String, Vec<String>)> = pins
+        .pins
+        .iter()
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.hashes().map(|h| h.to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("demo-pkg".to_owned(), vec![sha(&sdist)]),
+            ("old-pkg".to_owned(), vec![sha(&yanked)])
+        ]
+    );
+    assert!(server.hits("/simple/demo-pkg/") >= 1);
+}
+
+#[test]
+fn adversarial_online_pinned_sdist_not_served() {
+    let (server, sdist, wheel, _) = loopback();
+    let pylock = |hash: &str| {
+        format!(
+            "lock-version = \"1.0\"\ncreated-by = \"hand\"\n\n[[packages]]\nname = \"demo-pkg\"\nversion = \"1.0\"\n\
+             sdist = {{ url = \"https://files.example/demo_pkg-1.0.tar.gz\", hashes = {{ sha256 = \"{hash}\" }} }}\n\
+             wheels = [{{ url = \"https://files.example/demo_pkg-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{}\" }} }}]\n",
+            sha(&wheel)
+        )
+    };
+    // The served sdist: fine, and the same pins as offline.
+    let repo = online_repo(&server, "pylock.toml", &pylock(&sha(&sdist)));
+    let run = repo.run(&["--online"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let online = repo.read("requirements/app/requirements.txt");
+    assert_eq!(repo.run(&["--check"]).code, 0);
+    assert!(online.contains(&sha(&sdist)));
+
+    // A pinned sdist the index does not serve: verification failure.
+    let tampered = xtask::hash::Sha256::of(b"tampered").to_string();
+    let repo = online_repo(&server, "pylock.toml", &pylock(&tampered));
+    repo.fails(
+        &["--online"],
+        1,
+        &[&format!(
+            "demo-pkg==1.0 sha256:{tampered}: the index serves no file with this hash"
+        )],
+    );
+    // The wheel's hash pinned as the sdist: also refused.
+    let repo = online_repo(&server, "pylock.toml", &pylock(&sha(&wheel)));
+    repo.fails(&["--online"], 1, &["which is not an sdist"]);
 }
 
 #[test]
