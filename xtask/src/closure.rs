@@ -21,29 +21,48 @@ use crate::requirements_txt::{Pin, PinnedFile};
 
 /// The packages the target installs, sorted by name.
 pub fn production(lock: &Lock, env: &MarkerEnvironment) -> anyhow::Result<Vec<Package>> {
-    let selected = match &lock.selection {
+    Ok(selected(lock, env)?
+        .into_iter()
+        .map(|i| lock.packages[i].clone())
+        .collect())
+}
+
+/// [`production`], moving the packages out of the lock.
+pub fn into_production(lock: Lock, env: &MarkerEnvironment) -> anyhow::Result<Vec<Package>> {
+    let chosen = selected(&lock, env)?;
+    let mut packages: Vec<Option<Package>> = lock.packages.into_iter().map(Some).collect();
+    Ok(chosen
+        .into_iter()
+        .filter_map(|i| packages[i].take())
+        .collect())
+}
+
+/// Indices into `lock.packages` of the packages the target installs, in
+/// the lock's order (by name); one version per name.
+pub fn selected(lock: &Lock, env: &MarkerEnvironment) -> anyhow::Result<Vec<usize>> {
+    if let Some(requires) = &lock.requires_python {
+        let python = &env.python_full_version().version;
+        if !requires.contains(python) {
+            bail!("the lock is for Python {requires}, and the target runs {python}");
+        }
+    }
+    let mut chosen = match &lock.selection {
         Selection::Walk { project, roots } => walk(lock, env, project, roots)?,
         Selection::Markers => by_markers(lock, env)?,
     };
-    let mut by_name: BTreeMap<&PackageName, Vec<&Package>> = BTreeMap::new();
-    for &i in &selected {
-        by_name
-            .entry(&lock.packages[i].name)
-            .or_default()
-            .push(&lock.packages[i]);
-    }
-    let mut out = Vec::new();
-    for (name, versions) in by_name {
-        if let [a, b, ..] = versions.as_slice() {
+    chosen.sort_unstable();
+    for pair in chosen.windows(2) {
+        let (a, b) = (&lock.packages[pair[0]], &lock.packages[pair[1]]);
+        if a.name == b.name {
             bail!(
-                "two versions of {name} apply to the target ({} and {}); the lock is inconsistent",
+                "two versions of {} apply to the target ({} and {}); the lock is inconsistent",
+                a.name,
                 a.version,
                 b.version
             );
         }
-        out.push(versions[0].clone());
     }
-    Ok(out)
+    Ok(chosen)
 }
 
 fn evaluate(
@@ -339,6 +358,21 @@ mod tests {
         let lock = lockfile::parse("uv.lock", Format::Uv, &text).unwrap();
         let err = production(&lock, &env()).unwrap_err().to_string();
         assert!(err.contains("uses platform_release"), "{err}");
+    }
+
+    #[test]
+    fn adversarial_lock_for_another_python() {
+        let text = UV.replacen(
+            "requires-python = \">=3.9\"",
+            "requires-python = \">=3.12\"",
+            1,
+        );
+        let lock = lockfile::parse("uv.lock", Format::Uv, &text).unwrap();
+        let err = production(&lock, &env()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the lock is for Python >=3.12, and the target runs 3.11.2"
+        );
     }
 
     #[test]

@@ -105,10 +105,14 @@ pub fn remove_stale_temps(dir: &Path) -> anyhow::Result<usize> {
     let mut removed = 0;
     for entry in fs_err::read_dir(dir)? {
         let entry = entry.with_context(|| format!("{}: reading the directory", dir.display()))?;
-        let file_type = entry.file_type().with_context(|| entry.path().display().to_string())?;
+        let file_type = entry
+            .file_type()
+            .with_context(|| entry.path().display().to_string())?;
         if file_type.is_dir() {
             removed += remove_stale_temps(&entry.path())?;
-        } else if file_type.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        } else if file_type.is_file()
+            && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+        {
             fs_err::remove_file(entry.path())?;
             removed += 1;
         }

@@ -105,6 +105,8 @@ pub struct Lock {
     /// Sorted by name, then version.
     pub packages: Vec<Package>,
     pub selection: Selection,
+    /// The Python versions the lock was made for (uv.lock, pylock.toml).
+    pub requires_python: Option<pep440_rs::VersionSpecifiers>,
     /// What the lock recorded about the project, to tell whether it still
     /// matches pyproject.toml.
     pub recorded: Recorded,
@@ -326,7 +328,7 @@ pub fn parse_version(name: &str, text: &str) -> anyhow::Result<Version> {
 
 /// Parses `sha256:<64 hex>` (uv.lock, poetry.lock, `--hash=`). Any other
 /// algorithm, or a digest of the wrong length, is an error.
-pub fn parse_prefixed_hash(what: &str, text: &str) -> anyhow::Result<Sha256> {
+pub fn parse_prefixed_hash(what: impl fmt::Display, text: &str) -> anyhow::Result<Sha256> {
     let Some((algorithm, digest)) = text.split_once(':') else {
         bail!("{what}: hash {text:?} is not of the form sha256:<hex>");
     };
@@ -337,7 +339,16 @@ pub fn parse_prefixed_hash(what: &str, text: &str) -> anyhow::Result<Sha256> {
 }
 
 /// Parses 64 lowercase hex digits.
-pub fn parse_sha256(what: &str, digest: &str) -> anyhow::Result<Sha256> {
+pub fn parse_sha256(what: impl fmt::Display, digest: &str) -> anyhow::Result<Sha256> {
+    // Fast path (locks hold thousands): decode, then require the text to be
+    // the canonical lowercase form; `Sha256::from_str` explains failures.
+    let mut out = [0u8; 32];
+    if digest.len() == 64
+        && hex::decode_to_slice(digest, &mut out).is_ok()
+        && hex::encode(out) == digest
+    {
+        return Ok(Sha256(out));
+    }
     Sha256::from_str(digest).map_err(|err| anyhow::anyhow!("{what}: bad sha256 {digest:?}: {err}"))
 }
 
@@ -351,8 +362,9 @@ pub fn is_sdist_filename(filename: &str) -> bool {
 
 /// The last path segment of a URL, without query or fragment.
 pub fn url_filename(url: &str) -> &str {
-    let url = url.split(['#', '?']).next().unwrap_or(url);
-    url.rsplit('/').next().unwrap_or(url)
+    let url = url.find('#').map_or(url, |i| &url[..i]);
+    let url = url.find('?').map_or(url, |i| &url[..i]);
+    url.rfind('/').map_or(url, |i| &url[i + 1..])
 }
 
 /// Squeezes a multi-line parser message into one line.
@@ -364,24 +376,16 @@ pub fn one_line(msg: &str) -> String {
 /// for locks that do not say (a hashed requirements.txt). The offline
 /// implementation is [`Offline`]; `update-deps --online` asks the index.
 pub trait SdistLookup {
-    /// The sdists (and, for wheel-only packages, the wheels) among `hashes`.
-    fn classify(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        hashes: &[Sha256],
-    ) -> anyhow::Result<Classified>;
+    /// For each query, in order, the sdists and wheels among its hashes.
+    fn classify(&self, queries: &[Query<'_>]) -> anyhow::Result<Vec<Classified>>;
+}
 
-    /// Called once before `classify` with every name it will be asked
-    /// about, so that an index can read the pages in parallel.
-    fn prefetch(&self, _names: &[PackageName]) {}
-
-    /// Checks the final pins against the index (`update-deps --online`):
-    /// warnings (yanked files), or an error when a pinned hash is not
-    /// served. Offline there is nothing to check.
-    fn verify_pins(&self, _pins: &[crate::requirements_txt::Pin]) -> anyhow::Result<Vec<String>> {
-        Ok(Vec::new())
-    }
+/// One package whose files the lock does not name.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    pub name: &'a PackageName,
+    pub version: &'a Version,
+    pub hashes: &'a [Sha256],
 }
 
 /// The files a lookup recognized.
@@ -395,33 +399,54 @@ pub struct Classified {
 pub struct Offline;
 
 impl SdistLookup for Offline {
-    fn classify(
-        &self,
-        name: &PackageName,
-        version: &Version,
-        _: &[Sha256],
-    ) -> anyhow::Result<Classified> {
+    fn classify(&self, queries: &[Query<'_>]) -> anyhow::Result<Vec<Classified>> {
+        let names: Vec<String> = queries
+            .iter()
+            .take(3)
+            .map(|q| format!("{} {}", q.name, q.version))
+            .collect();
+        let more = if queries.len() > 3 {
+            format!(" and {} more", queries.len() - 3)
+        } else {
+            String::new()
+        };
         bail!(
-            "a requirements.txt lock does not say which hash is the sdist's ({name} {version}); \
+            "a requirements.txt lock does not say which hash is the sdist's ({}{more}); \
              run `cargo xtask update-deps --online` to look it up in the package index, or lock \
-             with uv, poetry or pylock.toml, which name their files"
+             with uv, poetry or pylock.toml, which name their files",
+            names.join(", ")
         )
     }
 }
 
 /// Fills in `sdists` and `wheels` of packages whose files the lock did not
-/// name, through `lookup`. Only the given packages are looked up.
+/// name, through `lookup` (one call for all of them). Only the given
+/// packages are looked up.
 pub fn classify(packages: &mut [Package], lookup: &dyn SdistLookup) -> anyhow::Result<()> {
-    let names: Vec<PackageName> = packages
-        .iter()
-        .filter(|p| !p.unclassified.is_empty())
-        .map(|p| p.name.clone())
+    let pending: Vec<usize> = (0..packages.len())
+        .filter(|&i| !packages[i].unclassified.is_empty())
         .collect();
-    if !names.is_empty() {
-        lookup.prefetch(&names);
+    if pending.is_empty() {
+        return Ok(());
     }
-    for package in packages.iter_mut().filter(|p| !p.unclassified.is_empty()) {
-        let found = lookup.classify(&package.name, &package.version, &package.unclassified)?;
+    let queries: Vec<Query<'_>> = pending
+        .iter()
+        .map(|&i| Query {
+            name: &packages[i].name,
+            version: &packages[i].version,
+            hashes: &packages[i].unclassified,
+        })
+        .collect();
+    let found = lookup.classify(&queries)?;
+    if found.len() != pending.len() {
+        bail!(
+            "the index lookup answered {} of {} packages",
+            found.len(),
+            pending.len()
+        );
+    }
+    for (i, found) in pending.into_iter().zip(found) {
+        let package = &mut packages[i];
         for artifact in found.sdists.iter().chain(&found.wheels) {
             if !package.unclassified.contains(&artifact.sha256) {
                 bail!(

@@ -126,7 +126,7 @@ pub fn pin_lock(
     how_to_allow: &str,
     lookup: &dyn SdistLookup,
 ) -> anyhow::Result<Vec<Pin>> {
-    let mut packages = closure::production(&lock, env).with_context(|| label.to_owned())?;
+    let mut packages = closure::into_production(lock, env).with_context(|| label.to_owned())?;
     lockfile::classify(&mut packages, lookup).with_context(|| label.to_owned())?;
     let pins =
         closure::pins(&packages, wheel_only, how_to_allow).with_context(|| label.to_owned())?;

@@ -167,7 +167,7 @@ fn parse_line(line: usize, text: &str) -> anyhow::Result<Item> {
             bail!("option {option:?} is not allowed on a requirement line (only --hash)");
         };
         let digest = crate::lockfile::parse_prefixed_hash(
-            &format!("--hash of {}", requirement.name),
+            format_args!("--hash of {}", requirement.name),
             &value,
         )?;
         if !hashes.contains(&digest) {
@@ -320,7 +320,8 @@ impl Pins {
                 if let Some((_, _, files)) = wheel_only.last_mut() {
                     let mut words = rest.split_whitespace();
                     let digest = words.next().unwrap_or_default();
-                    let sha256 = crate::lockfile::parse_sha256(&format!("line {}", i + 1), digest)?;
+                    let sha256 =
+                        crate::lockfile::parse_sha256(format_args!("line {}", i + 1), digest)?;
                     files.push(PinnedFile {
                         sha256,
                         filename: words.next().map(str::to_owned),

@@ -21,9 +21,10 @@ use crate::config::{App, Config, CONFIG_PATH};
 use crate::fresh::{self, Mode, Outcome};
 use crate::hash::Sha256;
 use crate::lockfile::{self, Format, SdistLookup};
+use crate::package_index::DistKind;
 use crate::requirements::{lock_text, pin_lock, relock_command, stale_lock, target_text};
 use crate::requirements_txt::{self, Header, Pin, Pins};
-use crate::{build_requirements, failure, http, markers, online};
+use crate::{failure, http, markers, online};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -47,17 +48,16 @@ pub struct Output {
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     if options.online {
         let config = Config::load(root)?;
-        let client = http::Client::new(&config.index)
-            .with_context(|| format!("{}: [index]", config.path.display()))?;
-        let lookup = online::IndexLookup::new(&client, &config.index.url)?;
-        return run_with(root, options, &lookup);
+        let index = OnlineIndex::new(&config)?;
+        return run_with(root, options, Some(&index));
     }
-    run_with(root, options, &lockfile::Offline)
+    run_with(root, options, None)
 }
 
-/// Runs `update-deps` with `lookup` telling sdists from wheels for locks
-/// that do not say (hashed requirements.txt).
-pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> anyhow::Result<()> {
+/// Runs `update-deps`; with an index (`--online`), every pinned sdist is
+/// looked up in it, and it tells a requirements.txt lock's sdist hashes
+/// from its wheels'.
+pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> anyhow::Result<()> {
     let mode = if options.check {
         Mode::Check
     } else {
@@ -76,12 +76,11 @@ pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> any
         bail!("{}: no applications configured", config.path.display());
     }
     let mut outputs = Vec::new();
-    let mut missing_wheels = Vec::new();
     for (name, app) in apps {
-        let planned = plan(&config, name, app, options, lookup)
-            .with_context(|| format!("application {name}"))?;
-        outputs.extend(planned.outputs);
-        missing_wheels.extend(planned.missing_wheels);
+        outputs.extend(
+            plan(&config, name, app, options, index)
+                .with_context(|| format!("application {name}"))?,
+        );
     }
     let mut stale = Vec::new();
     for output in &outputs {
@@ -98,11 +97,6 @@ pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> any
             stale.push(rel);
         }
     }
-    if !missing_wheels.is_empty() {
-        // requirements.txt is written (build-wheels reads it); each
-        // build-requirements.txt that lacks wheels is left untouched.
-        return Err(failure::stale(missing_wheels.join("; ")));
-    }
     if !stale.is_empty() {
         return Err(failure::stale(format!(
             "{} out of date; run `{COMMAND}`",
@@ -112,13 +106,6 @@ pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> any
     Ok(())
 }
 
-/// The files of one application, and why build-requirements.txt could not
-/// be made (wheels missing from the index), if it could not.
-pub struct Planned {
-    pub outputs: Vec<Output>,
-    pub missing_wheels: Option<String>,
-}
-
 /// The files of one application (requirements.txt; build-requirements.txt
 /// joins it when our wheel index exists), computed without writing.
 pub fn plan(
@@ -126,8 +113,8 @@ pub fn plan(
     name: &str,
     app: &App,
     options: &Options,
-    lookup: &dyn SdistLookup,
-) -> anyhow::Result<Planned> {
+    index: Option<&OnlineIndex>,
+) -> anyhow::Result<Vec<Output>> {
     let root = &config.root;
     let lock_path = inside_root(root, &app.lock, "lockfile")?;
     let pyproject_path = inside_root(root, &app.pyproject, "pyproject")?;
@@ -166,12 +153,13 @@ pub fn plan(
         .collect::<anyhow::Result<BTreeSet<_>>>()?;
     let how_to_allow =
         format!("add it to `wheel-only` under [apps.{name}] in {CONFIG_PATH}, with the reason");
+    let lookup: &dyn SdistLookup = match index {
+        Some(index) => index,
+        None => &lockfile::Offline,
+    };
     let pins = pin_lock(&lock_label, lock, &env, &wheel_only, &how_to_allow, lookup)?;
-    for warning in lookup
-        .verify_pins(&pins)
-        .with_context(|| format!("{lock_label}: --online"))?
-    {
-        eprintln!("warning: {warning}");
+    if let Some(index) = index {
+        index.check(&pins).with_context(|| lock_label.clone())?;
     }
     for allowed in &wheel_only {
         if !pins.iter().any(|p| p.wheel_only && p.name == *allowed) {
@@ -195,59 +183,131 @@ pub fn plan(
         Err(err) => return Err(err.into()),
     };
     let review = Review::new(old, &pins);
-    let mut planned = Planned {
-        outputs: vec![Output {
-            path,
-            contents,
-            review,
-        }],
-        missing_wheels: None,
-    };
-    let index = root.join(crate::build_wheels::INDEX_DIR);
-    if index.join("files").is_dir() {
-        match plan_build_requirements(config, name, &index, &pins, &header.target)? {
-            Ok(output) => planned.outputs.push(output),
-            Err(missing) => planned.missing_wheels = Some(missing),
-        }
-    }
-    Ok(planned)
-}
-
-/// `requirements/<app>/build-requirements.txt` from our wheels, or the
-/// message naming every package without one.
-fn plan_build_requirements(
-    config: &Config,
-    name: &str,
-    index: &Path,
-    pins: &[Pin],
-    target: &str,
-) -> anyhow::Result<Result<Output, String>> {
-    let tags = crate::tags::CompatibleTags::for_target(
-        &config.target.python,
-        &config.target.platform,
-        None,
-    )?;
-    let wheels = build_requirements::read_index(index)?;
-    let chosen = match build_requirements::select(pins, &wheels, &tags) {
-        Ok(chosen) => chosen,
-        Err(missing) => return Ok(Err(build_requirements::missing_message(name, &missing))),
-    };
-    let source = format!("requirements/{name}/requirements.txt");
-    let command = format!("{COMMAND} --app {name}");
-    let contents = build_requirements::render(&command, &source, target, &chosen);
-    let path = output_path(&config.root, name, build_requirements::FILE_NAME)?;
-    let old = match fs_err::read_to_string(&path) {
-        Ok(text) => Some(Pins::parse(&text).map_err(|err| format!("{err:#}"))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err.into()),
-    };
-    let new: Vec<Pin> = chosen.into_iter().map(|(pin, _)| pin).collect();
-    let review = Review::new(old, &new);
-    Ok(Ok(Output {
+    Ok(vec![Output {
         path,
         contents,
         review,
-    }))
+    }])
+}
+
+/// The package index, for `--online` (lookups by `online.rs`).
+pub struct OnlineIndex {
+    client: http::Client,
+    url: String,
+}
+
+/// Project pages fetched at once.
+const JOBS: usize = 8;
+
+impl OnlineIndex {
+    /// The configured index (`[index]` in the configuration).
+    pub fn new(config: &Config) -> anyhow::Result<OnlineIndex> {
+        Ok(OnlineIndex {
+            client: http::Client::new(&config.index)?,
+            url: config.index.url.clone(),
+        })
+    }
+
+    /// An index at `url` through `client`.
+    pub fn with_client(client: http::Client, url: &str) -> OnlineIndex {
+        OnlineIndex {
+            client,
+            url: url.to_owned(),
+        }
+    }
+
+    /// Every pinned sdist must be served by the index as an sdist of that
+    /// project and version (a verification failure otherwise); yanked
+    /// files are warnings. Wheel-only pins are checked to be served.
+    pub fn check(&self, pins: &[Pin]) -> anyhow::Result<()> {
+        let (wheels, sdists): (Vec<&Pin>, Vec<&Pin>) = pins.iter().partition(|p| p.wheel_only);
+        let lookups = online::lookup(
+            &self.client,
+            &self.url,
+            &sdists.iter().map(|p| online_pin(p)).collect::<Vec<_>>(),
+            JOBS,
+        )?;
+        for warning in online::check_sdists(&lookups)? {
+            eprintln!("warning: {warning}");
+        }
+        let lookups = online::lookup(
+            &self.client,
+            &self.url,
+            &wheels.iter().map(|p| online_pin(p)).collect::<Vec<_>>(),
+            JOBS,
+        )?;
+        for l in &lookups {
+            for (hash, served) in &l.hashes {
+                if *served == online::Served::Missing {
+                    return Err(failure::verification_failed(format!(
+                        "{}=={} sha256:{hash}: the index serves no file with this hash ({})",
+                        l.pin.name, l.pin.version, l.page
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn online_pin(pin: &Pin) -> online::Pin {
+    online::Pin {
+        name: pin.name.to_string(),
+        version: pin.version.to_string(),
+        hashes: pin.hashes().copied().collect(),
+    }
+}
+
+impl SdistLookup for OnlineIndex {
+    fn classify(
+        &self,
+        queries: &[lockfile::Query<'_>],
+    ) -> anyhow::Result<Vec<lockfile::Classified>> {
+        let pins: Vec<online::Pin> = queries
+            .iter()
+            .map(|q| online::Pin {
+                name: q.name.to_string(),
+                version: q.version.to_string(),
+                hashes: q.hashes.to_vec(),
+            })
+            .collect();
+        let lookups = online::lookup(&self.client, &self.url, &pins, JOBS)?;
+        let mut out = Vec::new();
+        for l in &lookups {
+            let artifact = |hash: &Sha256, filename: &str| lockfile::Artifact {
+                filename: filename.to_owned(),
+                url: None,
+                sha256: *hash,
+                size: None,
+            };
+            let served = |kind: DistKind| {
+                l.hashes.iter().filter_map(move |(h, s)| match s {
+                    online::Served::File {
+                        filename, kind: k, ..
+                    } if *k == kind => Some((h, filename)),
+                    _ => None,
+                })
+            };
+            let wheels = served(DistKind::Wheel)
+                .map(|(h, f)| artifact(h, f))
+                .collect();
+            let sdists = if served(DistKind::Sdist).next().is_some() {
+                // Checks that each is an sdist of this name and version.
+                let (hashes, warnings) = online::sdist_hashes(l)?;
+                for warning in warnings {
+                    eprintln!("warning: {warning}");
+                }
+                served(DistKind::Sdist)
+                    .filter(|(h, _)| hashes.contains(h))
+                    .map(|(h, f)| artifact(h, f))
+                    .collect()
+            } else {
+                Vec::new() // wheel-only, or an error naming the package in `closure::pins`
+            };
+            out.push(lockfile::Classified { sdists, wheels });
+        }
+        Ok(out)
+    }
 }
 
 /// Reads (hashes, then parses) a lockfile.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use xtask::hash::Sha256;
-use xtask::lockfile::{self, Artifact, Classified, Format, SdistLookup};
+use xtask::lockfile::{self, Artifact, Classified, Format, Query, SdistLookup};
 use xtask::requirements_txt::{self, Header, Pin, PinnedFile, Pins};
 
 const CASES: [&str; 3] = ["extras-markers", "fork", "wheel-only"];
@@ -393,33 +393,32 @@ impl IndexFixture {
 }
 
 impl SdistLookup for IndexFixture {
-    fn classify(
-        &self,
-        name: &pep508_rs::PackageName,
-        version: &pep440_rs::Version,
-        hashes: &[Sha256],
-    ) -> anyhow::Result<Classified> {
-        let mut out = Classified::default();
-        for (n, v, sha256, filename) in &self.files {
-            if n != name.as_ref()
-                || v.parse::<pep440_rs::Version>().unwrap() != *version
-                || !hashes.contains(sha256)
-            {
-                continue;
+    fn classify(&self, queries: &[Query<'_>]) -> anyhow::Result<Vec<Classified>> {
+        let mut all = Vec::new();
+        for q in queries {
+            let mut out = Classified::default();
+            for (n, v, sha256, filename) in &self.files {
+                if n != q.name.as_ref()
+                    || v.parse::<pep440_rs::Version>().unwrap() != *q.version
+                    || !q.hashes.contains(sha256)
+                {
+                    continue;
+                }
+                let artifact = Artifact {
+                    filename: filename.clone(),
+                    url: None,
+                    sha256: *sha256,
+                    size: None,
+                };
+                if filename.ends_with(".whl") {
+                    out.wheels.push(artifact);
+                } else {
+                    out.sdists.push(artifact);
+                }
             }
-            let artifact = Artifact {
-                filename: filename.clone(),
-                url: None,
-                sha256: *sha256,
-                size: None,
-            };
-            if filename.ends_with(".whl") {
-                out.wheels.push(artifact);
-            } else {
-                out.sdists.push(artifact);
-            }
+            all.push(out);
         }
-        Ok(out)
+        Ok(all)
     }
 }
 

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use xtask::loopback::{PageFile, Server};
+
 fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("test_data/locks")
@@ -419,7 +421,7 @@ fn adversarial_requirements_txt_lock() {
         (format!("six==1.16.0 ; python_version <> '3' --hash=sha256:{a}\n"), "packaging/req/requirements.txt: line 1: invalid requirement"),
         (
             std::fs::read_to_string(data("fork/pip-compile.txt")).unwrap(),
-            "packaging/req/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (packaging 24.1)",
+            "packaging/req/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (packaging 24.1, six 1.16.0)",
         ),
     ] {
         let repo = Repo::new();
@@ -576,6 +578,127 @@ fn adversarial_output_symlink() {
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
 }
 
+/// A repository whose only application is `app`, locked by `lock_name`
+/// with `lock_text`, and whose index is a loopback server.
+fn online_repo(server: &Server, lock_name: &str, lock_text: &str) -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo { dir };
+    let app = repo.path("packaging/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"1\"\ndependencies = []\n",
+    )
+    .unwrap();
+    std::fs::write(app.join(lock_name), lock_text).unwrap();
+    let head = config_head().replace(
+        "url = \"https://pypi.org/simple/\"",
+        &format!("url = {:?}", server.url("/simple/")),
+    );
+    assert!(head.contains("127.0.0.1"), "{head}");
+    repo.write(
+        "packaging/pinwheel.toml",
+        &format!(
+            "{head}\n[apps.app]\ndir = \"packaging/app\"\npyproject = \"packaging/app/pyproject.toml\"\nlock = \"packaging/app/{lock_name}\"\n"
+        ),
+    );
+    repo
+}
+
+fn loopback() -> (Server, PageFile, PageFile, PageFile) {
+    let server = Server::start().unwrap();
+    let sdist = PageFile::new("demo_pkg-1.0.tar.gz", b"demo sdist".to_vec());
+    let wheel = PageFile::new("demo_pkg-1.0-py3-none-any.whl", b"demo wheel".to_vec());
+    let mut yanked = PageFile::new("old_pkg-0.1.tar.gz", b"old sdist".to_vec());
+    yanked.yanked = Some("broken release".into());
+    server.add_project(
+        "/simple/",
+        "demo-pkg",
+        &[sdist.clone(), wheel.clone()],
+        "/files/",
+    );
+    server.add_project("/simple/", "old-pkg", &[yanked.clone()], "/files/");
+    (server, sdist, wheel, yanked)
+}
+
+fn sha(f: &PageFile) -> String {
+    xtask::hash::Sha256::of(&f.bytes).to_string()
+}
+
+#[test]
+fn online_learns_the_sdist_of_a_requirements_txt_lock() {
+    let (server, sdist, wheel, yanked) = loopback();
+    let lock = format!(
+        "demo-pkg==1.0 \\\n    --hash=sha256:{} \\\n    --hash=sha256:{}\nold-pkg==0.1 --hash=sha256:{}\n",
+        sha(&wheel),
+        sha(&sdist),
+        sha(&yanked)
+    );
+    let repo = online_repo(&server, "requirements.txt", &lock);
+    repo.fails(&[], 2, &["packaging/app/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (demo-pkg 1.0, old-pkg 0.1)"]);
+    let run = repo.run(&["--online"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("old_pkg-0.1.tar.gz is yanked on the index: broken release"),
+        "{run:?}"
+    );
+    let text = repo.read("requirements/app/requirements.txt");
+    let pins = xtask::requirements_txt::Pins::parse(&text).unwrap();
+    let got: Vec<(String, Vec<String>)> = pins
+        .pins
+        .iter()
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.hashes().map(|h| h.to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("demo-pkg".to_owned(), vec![sha(&sdist)]),
+            ("old-pkg".to_owned(), vec![sha(&yanked)])
+        ]
+    );
+    assert!(server.hits("/simple/demo-pkg/") >= 1);
+}
+
+#[test]
+fn adversarial_online_pinned_sdist_not_served() {
+    let (server, sdist, wheel, _) = loopback();
+    let pylock = |hash: &str| {
+        format!(
+            "lock-version = \"1.0\"\ncreated-by = \"hand\"\n\n[[packages]]\nname = \"demo-pkg\"\nversion = \"1.0\"\n\
+             sdist = {{ url = \"https://files.example/demo_pkg-1.0.tar.gz\", hashes = {{ sha256 = \"{hash}\" }} }}\n\
+             wheels = [{{ url = \"https://files.example/demo_pkg-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{}\" }} }}]\n",
+            sha(&wheel)
+        )
+    };
+    // The served sdist: fine, and the same pins as offline.
+    let repo = online_repo(&server, "pylock.toml", &pylock(&sha(&sdist)));
+    let run = repo.run(&["--online"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let online = repo.read("requirements/app/requirements.txt");
+    assert_eq!(repo.run(&["--check"]).code, 0);
+    assert!(online.contains(&sha(&sdist)));
+
+    // A pinned sdist the index does not serve: verification failure.
+    let tampered = xtask::hash::Sha256::of(b"tampered").to_string();
+    let repo = online_repo(&server, "pylock.toml", &pylock(&tampered));
+    repo.fails(
+        &["--online"],
+        1,
+        &[&format!(
+            "demo-pkg==1.0 sha256:{tampered}: the index serves no file with this hash"
+        )],
+    );
+    // The wheel's hash pinned as the sdist: also refused.
+    let repo = online_repo(&server, "pylock.toml", &pylock(&sha(&wheel)));
+    repo.fails(&["--online"], 1, &["which is not an sdist"]);
+}
+
 #[test]
 fn adversarial_two_runs_at_once() {
     let repo = Repo::new();
@@ -609,4 +732,88 @@ fn adversarial_two_runs_at_once() {
         "{stderr}"
     );
     assert!(repo.path(EXTRAS).exists());
+}
+
+#[test]
+fn checked_in_requirements_are_fresh() {
+    // `cargo xtask update-deps --check` over this repository.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = duct::cmd(
+        env!("CARGO_BIN_EXE_xtask"),
+        ["--root", root.to_str().unwrap(), "update-deps", "--check"],
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run `cargo xtask update-deps`:\n{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("requirements/pinwheel-demo/requirements.txt: up to date"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn adversarial_killed_mid_run_leaves_old_or_new() {
+    // A big synthetic lock makes the run long enough to be killed at
+    // several moments; the file is always the old one or the new one.
+    let repo = Repo::new();
+    let app = repo.path("packaging/synth");
+    let write_lock = |n: usize| {
+        let lock = xtask::synthetic_lock::generate(n, 7);
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("pyproject.toml"), &lock.pyproject).unwrap();
+        std::fs::write(app.join("uv.lock"), &lock.uv_lock).unwrap();
+    };
+    write_lock(1000);
+    let config = repo.read("packaging/pinwheel.toml")
+        + "\n[apps.synth]\ndir = \"packaging/synth\"\npyproject = \"packaging/synth/pyproject.toml\"\n\
+           lock = \"packaging/synth/uv.lock\"\n";
+    repo.write("packaging/pinwheel.toml", &config);
+    assert_eq!(repo.run(&["--app", "synth"]).code, 0);
+    let out = "requirements/synth/requirements.txt";
+    let old = repo.read(out);
+    write_lock(2000);
+    let mut seen = Vec::new();
+    for delay_ms in [0, 1, 3, 6, 10, 15, 20, 30, 45, 60, 90, 130] {
+        let handle = duct::cmd(
+            env!("CARGO_BIN_EXE_xtask"),
+            [
+                "--root",
+                repo.dir.path().to_str().unwrap(),
+                "update-deps",
+                "--app",
+                "synth",
+            ],
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        handle.kill().unwrap();
+        let now = repo.read(out);
+        if now != old {
+            std::fs::write(repo.path(out), &old).unwrap();
+        }
+        seen.push((delay_ms, now));
+    }
+    let run = repo.run(&["--app", "synth"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let new = repo.read(out);
+    assert_ne!(new, old);
+    for (delay_ms, text) in seen {
+        assert!(
+            text == old || text == new,
+            "a partial file after a kill at {delay_ms} ms"
+        );
+    }
 }

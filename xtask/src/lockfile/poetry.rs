@@ -122,6 +122,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         format: Format::Poetry,
         packages,
         selection: Selection::Markers,
+        requires_python: None,
         recorded: Recorded {
             content_hash: metadata.content_hash,
             poetry_version,
@@ -186,7 +187,7 @@ fn package(p: RawPackage, lock_version: &str) -> anyhow::Result<Package> {
     }
     for f in &p.files {
         let artifact = Artifact {
-            sha256: parse_prefixed_hash(&format!("{what}: {}", f.file), &f.hash)?,
+            sha256: parse_prefixed_hash(format_args!("{what}: {}", f.file), &f.hash)?,
             filename: f.file.clone(),
             url: f.url.clone(),
             size: None,

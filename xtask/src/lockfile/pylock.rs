@@ -25,6 +25,7 @@ use super::{
 #[serde(rename_all = "kebab-case")]
 struct RawLock {
     lock_version: Option<String>,
+    requires_python: Option<String>,
     #[serde(default)]
     packages: Vec<RawPackage>,
 }
@@ -104,10 +105,18 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         }
         packages.push(out);
     }
+    let requires_python = match &raw.requires_python {
+        Some(r) => Some(
+            r.parse::<pep440_rs::VersionSpecifiers>()
+                .map_err(|err| anyhow::anyhow!("invalid requires-python {r:?}: {err}"))?,
+        ),
+        None => None,
+    };
     Ok(Lock {
         format: Format::Pylock,
         packages,
         selection: Selection::Markers,
+        requires_python,
         recorded: Recorded::default(),
     })
 }
@@ -133,7 +142,7 @@ fn artifact(what: &str, f: &RawFile) -> anyhow::Result<Artifact> {
         );
     };
     Ok(Artifact {
-        sha256: parse_sha256(&format!("{what}: {filename}"), digest)?,
+        sha256: parse_sha256(format_args!("{what}: {filename}"), digest)?,
         filename,
         url: f.url.clone(),
         size: f.size,

@@ -51,6 +51,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         format: Format::RequirementsTxt,
         packages,
         selection: Selection::Markers,
+        requires_python: None,
         recorded: Recorded::default(),
     })
 }

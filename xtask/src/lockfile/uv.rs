@@ -200,9 +200,14 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
             .collect::<anyhow::Result<_>>()?,
     };
     let recorded = normalize_recorded(recorded);
+    let requires_python = match &recorded.requires_python {
+        Some(r) => Some(VersionSpecifiers::from_str_checked(r).context("requires-python")?),
+        None => None,
+    };
     Ok(Lock {
         format: Format::Uv,
         packages,
+        requires_python,
         selection: Selection::Walk {
             project: name,
             roots,
@@ -282,7 +287,7 @@ fn artifact(what: &str, a: &RawArtifact) -> anyhow::Result<Artifact> {
         bail!("{what}: {filename} has no hash");
     };
     Ok(Artifact {
-        sha256: parse_prefixed_hash(&format!("{what}: {filename}"), hash)?,
+        sha256: parse_prefixed_hash(format_args!("{what}: {filename}"), hash)?,
         filename,
         url: a.url.clone(),
         size: a.size,
