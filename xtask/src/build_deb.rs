@@ -306,10 +306,9 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
 /// wheels-index/ → sha256).
 ///
 /// INTERIM until `verify` lands: parses the list strictly and checks every
-/// listed file's sha256 and that no file is unlisted; it says loudly that
-/// the signatures are not checked yet.
+/// listed file's sha256; it says loudly that the signatures are not checked
+/// yet. Then `update-deps --check`.
 fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<String, Sha256>> {
-    let _ = app;
     eprintln!("warning: OpenPGP signatures of wheels-index/sha256sums.txt are not checked by this build yet (interim: file hashes only)");
     let index = config.root.join("wheels-index");
     let list_path = index.join(crate::sha256sums::LIST_FILE);
@@ -325,6 +324,14 @@ fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<Str
             )));
         }
     }
+    crate::update_deps::run(
+        &config.root,
+        &crate::update_deps::Options {
+            app: Some(app.to_owned()),
+            check: true,
+            ..Default::default()
+        },
+    )?;
     Ok(list.entries)
 }
 
