@@ -104,30 +104,42 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the artifacts with their sha256, then the time profile.
+/// Prints the artifacts with their sha256 (stdout), then the time profile
+/// (stderr).
 pub fn print_outcome(outcome: &Outcome) {
     for artifact in &outcome.artifacts {
         println!("{}  {}", artifact.sha256, artifact.path.display());
     }
-    eprintln!("{}", format_times("build-deb steps", &outcome.steps));
-    eprintln!(
+    eprint!("{}", format_times("build-deb steps", &outcome.steps));
+    eprint!(
         "{}",
-        format_times("dpkg-buildpackage phases", &outcome.phases)
+        format_times(
+            "dpkg-buildpackage phases (slowest first)",
+            &slowest(&outcome.phases, 8)
+        )
     );
 }
 
-/// "label: a 1.23s, b 0.10s (total 1.33s)".
+/// The `n` longest phases, longest first, the rest summed as "other".
+pub fn slowest(times: &[(String, Duration)], n: usize) -> Vec<(String, Duration)> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: Duration = sorted.iter().skip(n).map(|(_, d)| *d).sum();
+    sorted.truncate(n);
+    if !rest.is_zero() {
+        sorted.push(("other".to_owned(), rest));
+    }
+    sorted
+}
+
+/// One line per step, with the total.
 pub fn format_times(label: &str, times: &[(String, Duration)]) -> String {
     let total: Duration = times.iter().map(|(_, d)| *d).sum();
-    let parts: Vec<String> = times
-        .iter()
-        .map(|(name, d)| format!("{name} {:.2}s", d.as_secs_f64()))
-        .collect();
-    format!(
-        "{label}: {} (total {:.2}s)",
-        parts.join(", "),
-        total.as_secs_f64()
-    )
+    let mut out = format!("{label}: {:.2}s\n", total.as_secs_f64());
+    for (name, d) in times {
+        out.push_str(&format!("  {:>7.2}s  {name}\n", d.as_secs_f64()));
+    }
+    out
 }
 
 /// Builds the package of `app` from the tree at `config.root` into `out`.
@@ -660,13 +672,20 @@ mod tests {
 
     #[test]
     fn times() {
-        let line = format_times(
-            "steps",
-            &[
-                ("a".into(), Duration::from_millis(1500)),
-                ("b".into(), Duration::from_millis(250)),
-            ],
+        let ms = Duration::from_millis;
+        let times = [
+            ("a".to_owned(), ms(1500)),
+            ("b".to_owned(), ms(250)),
+            ("c".to_owned(), ms(10)),
+        ];
+        assert_eq!(
+            format_times("steps", &times[..2]),
+            "steps: 1.75s\n     1.50s  a\n     0.25s  b\n"
         );
-        assert_eq!(line, "steps: a 1.50s, b 0.25s (total 1.75s)");
+        let top = slowest(&[times[2].clone(), times[0].clone(), times[1].clone()], 1);
+        assert_eq!(
+            top,
+            vec![("a".to_owned(), ms(1500)), ("other".to_owned(), ms(260))]
+        );
     }
 }

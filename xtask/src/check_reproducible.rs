@@ -302,8 +302,8 @@ fn ensure_faketime(install: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Copies the repository (without `target/` and `.pinwheel.lock`) to
-/// `dest`, keeping executable bits and symbolic links.
+/// Copies the repository (without `target/`, `.git` and `.pinwheel.lock`)
+/// to `dest`, keeping executable bits and symbolic links.
 pub fn copy_tree(root: &Path, dest: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
@@ -313,7 +313,9 @@ pub fn copy_tree(root: &Path, dest: &Path) -> anyhow::Result<()> {
             let entry = entry?;
             let name = entry.file_name();
             let rel_child = rel.join(&name);
-            if rel.as_os_str().is_empty() && (name == "target" || name == ".pinwheel.lock") {
+            if rel.as_os_str().is_empty()
+                && (name == "target" || name == ".git" || name == ".pinwheel.lock")
+            {
                 continue;
             }
             let src = root.join(&rel_child);
