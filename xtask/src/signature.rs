@@ -38,8 +38,8 @@ use time::OffsetDateTime;
 
 pub use armor::{decode as dearmor, encode as enarmor, ArmorError, BlockKind};
 pub use keys::{
-    fingerprint_hex, parse_fingerprint, parse_key_file, Cert, Component, KeyFileError, KeyProblem,
-    CLOCK_SKEW_SECS, DEMO_MARK,
+    fingerprint_hex, fit_to_sign, parse_fingerprint, parse_key_file, Cert, Component, Fitness,
+    KeyFileError, KeyProblem, CLOCK_SKEW_SECS, DEMO_MARK,
 };
 pub use packets::PacketError;
 
@@ -277,9 +277,17 @@ impl Verified {
     }
 }
 
+/// One signature packet from a `.asc` file: its bytes as found (header
+/// included) and rPGP's parse of them.
+#[derive(Debug, Clone)]
+pub struct ParsedSignature {
+    pub raw: Vec<u8>,
+    pub sig: Signature,
+}
+
 /// Parses a `.asc` file into its distinct signature packets (a packet
-/// repeated byte for byte is kept once).
-pub fn parse_signatures(asc: &[u8]) -> Result<Vec<Signature>, SignatureError> {
+/// repeated byte for byte is kept once), in file order.
+pub fn parse_signatures(asc: &[u8]) -> Result<Vec<ParsedSignature>, SignatureError> {
     let size = asc.len() as u64;
     if size > MAX_SIGNATURE_FILE {
         return Err(SignatureError::TooLarge {
@@ -303,25 +311,62 @@ pub fn parse_signatures(asc: &[u8]) -> Result<Vec<Signature>, SignatureError> {
         }
     }
     let raw = packets::split(&data)?;
-    if let Some(p) = raw.iter().find(|p| matches!(p.tag, 4 | 8 | 11)) {
-        let _ = p;
+    if raw.iter().any(|p| matches!(p.tag, 4 | 8 | 11)) {
         return Err(SignatureError::NotDetached(
             "an OpenPGP message (inline signature)",
         ));
     }
-    let mut seen: Vec<&[u8]> = Vec::new();
-    let mut out = Vec::new();
+    let mut out: Vec<ParsedSignature> = Vec::new();
     for packet in &raw {
-        if seen.contains(&packet.bytes) {
+        if out.iter().any(|p| p.raw == packet.bytes) {
             continue;
         }
-        seen.push(packet.bytes);
-        out.push(packets::parse_signature(packet)?);
+        let sig = packets::parse_signature(packet)?;
+        out.push(ParsedSignature {
+            raw: packet.bytes.to_vec(),
+            sig,
+        });
     }
     if out.is_empty() {
         return Err(SignatureError::Empty);
     }
     Ok(out)
+}
+
+/// Armors signature packets as one `PGP SIGNATURE` block (co-signing
+/// appends a packet and re-armors the lot).
+pub fn armor_signatures<'a>(packets: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let data: Vec<u8> = packets.into_iter().flatten().copied().collect();
+    armor::encode(BlockKind::Signature, &data)
+}
+
+/// Reads a `.asc` file, refusing (as a verification failure, before
+/// reading it all) one larger than [`MAX_SIGNATURE_FILE`].
+pub fn read_signature_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let size = fs_err::metadata(path)?.len();
+    let too_large = |size| {
+        crate::failure::verification_failed(format!(
+            "{}: {}",
+            path.display(),
+            SignatureError::TooLarge {
+                size,
+                limit: MAX_SIGNATURE_FILE
+            }
+        ))
+    };
+    if size > MAX_SIGNATURE_FILE {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?
+        .take(MAX_SIGNATURE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{}: reading", path.display()))?;
+    if bytes.len() as u64 > MAX_SIGNATURE_FILE {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Checks every signature in `asc` over `data` against `trust` at `now`.
@@ -335,11 +380,12 @@ pub fn verify_detached(
     let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
     let sigs = parse_signatures(asc)?;
     let mut good = Vec::new();
-    for (i, sig) in sigs.iter().enumerate() {
-        let one = check_one(sig, data, trust, now).map_err(|reason| SignatureError::Bad {
-            index: i + 1,
-            reason,
-        })?;
+    for (i, parsed) in sigs.iter().enumerate() {
+        let one =
+            check_one(&parsed.sig, data, trust, now).map_err(|reason| SignatureError::Bad {
+                index: i + 1,
+                reason,
+            })?;
         good.push(one);
     }
     Ok(Verified { signatures: good })
