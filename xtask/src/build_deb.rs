@@ -314,28 +314,22 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
         })
 }
 
-/// The first verification. Returns the verified list (path under
-/// wheels-index/ → sha256).
-///
-/// INTERIM until `verify` lands: parses the list strictly and checks every
-/// listed file's sha256; it says loudly that the signatures are not checked
-/// yet. Then `update-deps --check`.
+/// The first verification: the full `verify` of the wheel index
+/// (signatures, threshold, expiry, rollback, every file), then
+/// `update-deps --check` (the requirements files match the lock and the
+/// signed list), and every hash build-requirements.txt pins is in the
+/// verified list. Returns the verified list (path under wheels-index/ →
+/// sha256).
 fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<String, Sha256>> {
-    eprintln!("warning: OpenPGP signatures of wheels-index/sha256sums.txt are not checked by this build yet (interim: file hashes only)");
-    let index = config.root.join("wheels-index");
-    let list_path = index.join(crate::sha256sums::LIST_FILE);
-    let bytes = fs_err::read(&list_path)?;
-    let list = crate::sha256sums::SignedList::parse(&bytes).map_err(|err| {
-        crate::failure::verification_failed(format!("{}: {err}", list_path.display()))
-    })?;
-    for (path, sha) in &list.entries {
-        let got = Sha256::of_file(&index.join(path))?;
-        if &got != sha {
-            return Err(crate::failure::verification_failed(format!(
-                "wheels-index/{path}: sha256 is {got}, the signed list says {sha}"
-            )));
-        }
+    let index = config.root.join(crate::verify::DEFAULT_INDEX);
+    let asc = index.join(crate::sha256sums::SIGNATURE_FILE);
+    if !asc.exists() {
+        return Err(crate::failure::verification_failed(format!(
+            "{}: missing: the wheel list is not signed; run `cargo xtask sign`",
+            asc.display()
+        )));
     }
+    let verified = crate::verify::verify_index(config, &crate::verify::Options::default())?;
     crate::update_deps::run(
         &config.root,
         &crate::update_deps::Options {
@@ -344,7 +338,8 @@ fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<Str
             ..Default::default()
         },
     )?;
-    Ok(list.entries)
+    stage::pinned_wheels(&config.root, app, &verified.list.entries)?;
+    Ok(verified.list.entries)
 }
 
 /// The wheels of the sdist's build backend (`[build-system] requires`),
