@@ -205,6 +205,12 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
         eprintln!("note: rollback check against git HEAD skipped: {why}");
     }
     let list = read_list(&list_path)?;
+    if !asc_path.exists() {
+        return Err(failure::verification_failed(format!(
+            "{}: missing: the list is not signed (run `cargo xtask sign`)",
+            asc_path.display()
+        )));
+    }
     let asc = signature::read_signature_file(&asc_path)?;
     let verified =
         verify_list_bytes(&list, &asc, &policy, OffsetDateTime::now_utc()).map_err(|e| {
@@ -238,7 +244,7 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
     for fp in verified.signatures.demo_signers() {
         eprintln!(
             "warning: {fp} is a DEMONSTRATION key whose secret is public; anyone can sign with it. \
-             Replace it with your team's keys before real use (README, \"Replacing the demo key\")"
+             Replace it with your team's keys before real use (packaging/keys/README.md)"
         );
     }
     Ok(verified)

@@ -376,6 +376,13 @@ fn adversarial_one_byte_flipped_in_the_list() {
 }
 
 #[test]
+fn adversarial_unsigned_list() {
+    let (repo, _gpg, _) = signed_repo();
+    std::fs::remove_file(repo.asc()).unwrap();
+    refused(&repo, &[], "the list is not signed");
+}
+
+#[test]
 fn adversarial_wheel_changed() {
     let (repo, _gpg, _) = signed_repo();
     repo.write_index_file(repo::FILES[0].0, b"evil wheel");
@@ -969,4 +976,40 @@ fn demo_key_signs_the_demo_and_verify_warns() {
         "{run:#?}"
     );
     assert!(run.stdout.contains("DEMO ONLY"), "{run:#?}");
+}
+
+/// Every test SECURITY.md cites exists (so the threat model cannot point at
+/// tests that were renamed or removed).
+#[test]
+fn security_md_cites_existing_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../SECURITY.md")).unwrap();
+    let mut sources = String::new();
+    for dir in ["tests", "src"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push_str(&std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+    }
+    let cited: Vec<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|c| c.rsplit("::").next().unwrap())
+        .filter(|c| c.starts_with("adversarial_") || c.contains("_and_") || c.ends_with("_is_fine"))
+        .collect();
+    assert!(cited.len() > 20, "{cited:?}");
+    for name in cited {
+        assert!(
+            sources.contains(&format!("fn {name}(")),
+            "SECURITY.md cites `{name}`, which is not a test"
+        );
+    }
 }

@@ -28,6 +28,9 @@ pub struct Trusted {
 pub enum Source {
     GitHead,
     StateFile(PathBuf),
+    /// The list already in the local index (`sync-wheels` checks a remote
+    /// list against it).
+    LocalList(PathBuf),
 }
 
 impl std::fmt::Display for Source {
@@ -35,6 +38,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::GitHead => f.write_str("the list committed at git HEAD"),
             Source::StateFile(p) => write!(f, "the last trusted version in {}", p.display()),
+            Source::LocalList(p) => write!(f, "the local list {}", p.display()),
         }
     }
 }
@@ -48,6 +52,25 @@ pub struct History {
 }
 
 impl History {
+    /// Also holds a new list to the list at `path` (e.g. the local one when
+    /// a remote list is fetched), when it exists and parses.
+    pub fn include_list(&mut self, path: &Path) -> anyhow::Result<()> {
+        let bytes = match fs_err::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if let Ok(list) = SignedList::parse(&bytes) {
+            let trusted = Trusted {
+                version: list.meta.version,
+                sha256: Sha256::of(&bytes),
+            };
+            self.known
+                .push((Source::LocalList(path.to_path_buf()), trusted));
+        }
+        Ok(())
+    }
+
     /// The highest version seen (0 when none).
     pub fn max_version(&self) -> u64 {
         self.known.iter().map(|(_, t)| t.version).max().unwrap_or(0)
@@ -186,4 +209,75 @@ fn head_list(list_path: &Path) -> anyhow::Result<HeadList> {
         );
     }
     Ok(HeadList::Found(blob.stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_file_only_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        assert_eq!(read_state(&path).unwrap(), None);
+        let five = Trusted {
+            version: 5,
+            sha256: Sha256::of(b"five"),
+        };
+        record(dir.path(), five).unwrap();
+        assert_eq!(read_state(&path).unwrap(), Some(five));
+        record(
+            dir.path(),
+            Trusted {
+                version: 4,
+                sha256: Sha256::of(b"four"),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            read_state(&path).unwrap(),
+            Some(five),
+            "a lower version never replaces a higher one"
+        );
+        let six = Trusted {
+            version: 6,
+            sha256: Sha256::of(b"six"),
+        };
+        record(dir.path(), six).unwrap();
+        assert_eq!(read_state(&path).unwrap(), Some(six));
+    }
+
+    #[test]
+    fn adversarial_malformed_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STATE_FILE);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        for text in [
+            "",
+            "5\n",
+            "five abc\n",
+            "5 abc\n",
+            &format!("5 {}", Sha256::of(b"x")),
+        ] {
+            fs_err::write(&path, text).unwrap();
+            let err = read_state(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("last-trusted-version: malformed"),
+                "{text:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn outside_git_head_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("sha256sums.txt");
+        let history = history(dir.path(), &list).unwrap();
+        assert!(history.known.is_empty());
+        assert_eq!(
+            history.head_skipped.as_deref(),
+            Some("not in a git repository")
+        );
+        assert_eq!(history.max_version(), 0);
+    }
 }
