@@ -342,15 +342,20 @@ fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<Str
     Ok(verified.list.entries)
 }
 
-/// The wheels of the sdist's build backend (`[build-system] requires`),
-/// chosen from the verified list by parsed wheel file names and the
-/// target's compatible tags.
+/// The wheels of the sdist's build backend: `[build-system] requires`
+/// closed over the backends' own `Requires-Dist` (markers evaluated for the
+/// target), each met by the newest compatible wheel in the verified list —
+/// the build-wheels planner ([`crate::build_wheels::plan`]) run over our
+/// index. `Requires-Dist` comes from each wheel's PEP 658 `.metadata`
+/// sidecar, which the list also pins.
 fn backend_pins(
     config: &Config,
     app: &str,
     list: &BTreeMap<String, Sha256>,
 ) -> anyhow::Result<Vec<stage::BackendPin>> {
+    use crate::build_wheels::plan::{requires_dist, BuildSet, Member, Needs};
     use crate::wheel_filename::WheelFilename;
+
     let pyproject_path = config.abs(&config.app(app)?.pyproject);
     let text = fs_err::read_to_string(&pyproject_path)?;
     let value: toml::Table = toml::from_str(&text).map_err(|err| {
@@ -365,75 +370,94 @@ fn backend_pins(
         .and_then(|b| b.get("requires"))
         .and_then(|r| r.as_array())
         .with_context(|| format!("{}: no [build-system] requires", pyproject_path.display()))?;
+    let requires: Vec<pep508_rs::Requirement> = requires
+        .iter()
+        .map(|r| {
+            let r = r.as_str().with_context(|| {
+                format!(
+                    "{}: build-system.requires holds a non-string",
+                    pyproject_path.display()
+                )
+            })?;
+            r.parse().map_err(|err| {
+                anyhow::anyhow!(
+                    "{}: build requirement {r:?}: {err}",
+                    pyproject_path.display()
+                )
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    // The newest compatible wheel of each project in the verified list.
     let tags = crate::tags::CompatibleTags::for_target(
         &config.target.python,
         &config.target.platform,
         None,
     )?;
-    let wheels: Vec<(WheelFilename, &String, &Sha256)> = list
-        .iter()
-        .filter_map(|(path, sha)| {
-            let name = path.strip_prefix("files/")?;
-            name.parse::<WheelFilename>().ok().map(|w| (w, path, sha))
-        })
-        .collect();
-    let mut pins = Vec::new();
-    for req in requires {
-        let req = req.as_str().with_context(|| {
-            format!(
-                "{}: build-system.requires holds a non-string",
-                pyproject_path.display()
-            )
-        })?;
-        let parsed: pep508_rs::Requirement = req.parse().map_err(|err| {
-            anyhow::anyhow!(
-                "{}: build requirement {req:?}: {err}",
-                pyproject_path.display()
-            )
-        })?;
-        let fits = |w: &WheelFilename| {
-            w.name == parsed.name
-                && match &parsed.version_or_url {
-                    None => true,
-                    Some(pep508_rs::VersionOrUrl::VersionSpecifier(spec)) => {
-                        spec.contains(&w.version)
-                    }
-                    Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                }
+    let mut newest: BTreeMap<pep508_rs::PackageName, (WheelFilename, String, Sha256)> =
+        BTreeMap::new();
+    for (path, sha) in list {
+        let Some(wheel) = path
+            .strip_prefix("files/")
+            .and_then(|f| f.parse::<WheelFilename>().ok())
+        else {
+            continue;
         };
-        let newest = wheels
-            .iter()
-            .filter(|(w, _, _)| fits(w) && tags.is_compatible(w))
-            .map(|(w, _, _)| &w.version)
-            .max();
-        let best = newest.and_then(|v| {
-            tags.best(
-                wheels
-                    .iter()
-                    .map(|(w, _, _)| w)
-                    .filter(|w| fits(w) && &w.version == v),
-            )
-        });
-        let Some(best) = best else {
-            bail!(
-                "{}: build requirement {req:?} has no compatible wheel in the verified list; run `cargo xtask build-wheels`",
-                pyproject_path.display()
-            );
-        };
-        let (_, path, sha) = wheels
-            .iter()
-            .find(|(w, _, _)| w == best)
-            .context("chosen wheel vanished")?;
-        pins.push(stage::BackendPin {
-            name: best.name.to_string(),
-            version: best.version.to_string(),
-            file: stage::ListedFile {
-                path: (*path).clone(),
-                sha256: **sha,
-            },
-        });
+        if !tags.is_compatible(&wheel) {
+            continue;
+        }
+        let better = newest
+            .get(&wheel.name)
+            .is_none_or(|(w, _, _)| wheel.version > w.version);
+        if better {
+            newest.insert(wheel.name.clone(), (wheel, path.clone(), *sha));
+        }
     }
-    Ok(pins)
+    let mut set = BuildSet::default();
+    for (name, (wheel, path, _)) in &newest {
+        let sidecar = format!("{path}.metadata");
+        let runtime = if list.contains_key(&sidecar) {
+            let metadata = fs_err::read_to_string(config.root.join("wheels-index").join(&sidecar))?;
+            requires_dist(&metadata)
+                .iter()
+                .map(|r| {
+                    r.parse().map_err(|err| {
+                        anyhow::anyhow!("wheels-index/{sidecar}: Requires-Dist {r:?}: {err}")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<pep508_rs::Requirement>>>()?
+        } else {
+            Vec::new()
+        };
+        set.members.insert(
+            name.clone(),
+            Member {
+                version: wheel.version.clone(),
+                runtime: Some(runtime),
+            },
+        );
+    }
+    let env = crate::markers::environment(&config.target)?;
+    let closure = match set.needs(&requires, &env) {
+        Ok(Needs::Ready(closure)) => closure,
+        Ok(Needs::Waiting(waiting)) => bail!("build backend wheels without metadata: {waiting:?}"),
+        Err(unmet) => bail!(
+            "{}: {unmet}: no wheel for it in the verified list; add it to the bootstrap set and run `cargo xtask build-wheels`",
+            pyproject_path.display()
+        ),
+    };
+    Ok(closure
+        .iter()
+        .filter_map(|name| newest.get(name))
+        .map(|(wheel, path, sha)| stage::BackendPin {
+            name: wheel.name.to_string(),
+            version: wheel.version.to_string(),
+            file: stage::ListedFile {
+                path: path.clone(),
+                sha256: *sha,
+            },
+        })
+        .collect())
 }
 
 /// Whether we run as root (effective uid 0).

@@ -744,3 +744,50 @@ fn sdist_signed_with_a_maintainer_key_verifies() {
         bad.stdout, bad.stderr
     );
 }
+
+/// The sdist's build backend is staged with its own dependencies (the
+/// build-wheels planner over the verified list): flit_core alone for the
+/// demo, hatchling with packaging, pathspec, pluggy and trove-classifiers.
+#[test]
+fn staged_backend_requirements_are_closed_over_the_backends_dependencies() {
+    let (tmp, root) = copy_repo();
+    let list = xtask::sha256sums::SignedList::parse(
+        &fs_err::read(root.join("wheels-index/sha256sums.txt")).unwrap(),
+    )
+    .unwrap();
+    let backend = |work: &str| -> String {
+        let config = xtask::config::Config::load(&root).unwrap();
+        let tree =
+            xtask::build_deb::stage_tree(&config, APP, &list.entries, &tmp.path().join(work))
+                .unwrap();
+        let text = fs_err::read_to_string(
+            tree.join("requirements/pinwheel-demo/backend-requirements.txt"),
+        )
+        .unwrap();
+        let mut names: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split("==").next().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names.join(" ")
+    };
+    assert_eq!(backend("flit"), "flit-core");
+    let pyproject = root.join("packaging/pinwheel-demo/pyproject.toml");
+    let text = fs_err::read_to_string(&pyproject).unwrap();
+    let hatch = text
+        .replace(
+            "requires = [\"flit_core >=3.11,<4\"]",
+            "requires = [\"hatchling\"]",
+        )
+        .replace("flit_core.buildapi", "hatchling.build");
+    assert_ne!(
+        hatch, text,
+        "the demo's [build-system] changed; update this test"
+    );
+    fs_err::write(&pyproject, hatch).unwrap();
+    assert_eq!(
+        backend("hatch"),
+        "hatchling packaging pathspec pluggy trove-classifiers"
+    );
+}
