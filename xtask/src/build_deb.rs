@@ -21,13 +21,16 @@
 //! 7. The `.deb`, `.buildinfo` and `.changes` are copied to `target/debian/`
 //!    (or `--out`) and their sha256 printed.
 
+pub mod backend;
 pub mod build_deps;
 pub mod changelog;
+pub mod dpkg;
 pub mod phases;
 pub mod stage;
 
+pub use dpkg::clean_env;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -207,7 +210,8 @@ pub fn build(
     let home = work.path().join("home");
     fs_err::create_dir_all(&home)?;
     let log_path = work.path().join("build.log");
-    let (success, phases) = dpkg_buildpackage(&tree, &home, changelog.timestamp, env, &log_path)?;
+    let (success, phases) =
+        dpkg::dpkg_buildpackage(&tree, &home, changelog.timestamp, env, &log_path)?;
     lap("dpkg-buildpackage", &mut steps);
     if !success {
         let log = fs_err::read_to_string(&log_path).unwrap_or_default();
@@ -278,7 +282,7 @@ pub fn stage_tree(
     let packages = changelog::binary_packages(&control);
     let sdist = crate::sdist::build(config, app)?;
     let tree = work.join(format!("{source}-{}", sdist.version));
-    let backend = backend_pins(config, app, list)?;
+    let backend = backend::backend_pins(config, app, list)?;
     let staged = stage::stage(
         &tree,
         &stage::Inputs {
@@ -340,124 +344,6 @@ fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<Str
     )?;
     stage::pinned_wheels(&config.root, app, &verified.list.entries)?;
     Ok(verified.list.entries)
-}
-
-/// The wheels of the sdist's build backend: `[build-system] requires`
-/// closed over the backends' own `Requires-Dist` (markers evaluated for the
-/// target), each met by the newest compatible wheel in the verified list —
-/// the build-wheels planner ([`crate::build_wheels::plan`]) run over our
-/// index. `Requires-Dist` comes from each wheel's PEP 658 `.metadata`
-/// sidecar, which the list also pins.
-fn backend_pins(
-    config: &Config,
-    app: &str,
-    list: &BTreeMap<String, Sha256>,
-) -> anyhow::Result<Vec<stage::BackendPin>> {
-    use crate::build_wheels::plan::{requires_dist, BuildSet, Member, Needs};
-    use crate::wheel_filename::WheelFilename;
-
-    let pyproject_path = config.abs(&config.app(app)?.pyproject);
-    let text = fs_err::read_to_string(&pyproject_path)?;
-    let value: toml::Table = toml::from_str(&text).map_err(|err| {
-        anyhow::anyhow!(
-            "{}: {}",
-            pyproject_path.display(),
-            crate::config::one_line(&err.to_string())
-        )
-    })?;
-    let requires = value
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array())
-        .with_context(|| format!("{}: no [build-system] requires", pyproject_path.display()))?;
-    let requires: Vec<pep508_rs::Requirement> = requires
-        .iter()
-        .map(|r| {
-            let r = r.as_str().with_context(|| {
-                format!(
-                    "{}: build-system.requires holds a non-string",
-                    pyproject_path.display()
-                )
-            })?;
-            r.parse().map_err(|err| {
-                anyhow::anyhow!(
-                    "{}: build requirement {r:?}: {err}",
-                    pyproject_path.display()
-                )
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-
-    // The newest compatible wheel of each project in the verified list.
-    let tags = crate::tags::CompatibleTags::for_target(
-        &config.target.python,
-        &config.target.platform,
-        None,
-    )?;
-    let mut newest: BTreeMap<pep508_rs::PackageName, (WheelFilename, String, Sha256)> =
-        BTreeMap::new();
-    for (path, sha) in list {
-        let Some(wheel) = path
-            .strip_prefix("files/")
-            .and_then(|f| f.parse::<WheelFilename>().ok())
-        else {
-            continue;
-        };
-        if !tags.is_compatible(&wheel) {
-            continue;
-        }
-        let better = newest
-            .get(&wheel.name)
-            .is_none_or(|(w, _, _)| wheel.version > w.version);
-        if better {
-            newest.insert(wheel.name.clone(), (wheel, path.clone(), *sha));
-        }
-    }
-    let mut set = BuildSet::default();
-    for (name, (wheel, path, _)) in &newest {
-        let sidecar = format!("{path}.metadata");
-        let runtime = if list.contains_key(&sidecar) {
-            let metadata = fs_err::read_to_string(config.root.join("wheels-index").join(&sidecar))?;
-            requires_dist(&metadata)
-                .iter()
-                .map(|r| {
-                    r.parse().map_err(|err| {
-                        anyhow::anyhow!("wheels-index/{sidecar}: Requires-Dist {r:?}: {err}")
-                    })
-                })
-                .collect::<anyhow::Result<Vec<pep508_rs::Requirement>>>()?
-        } else {
-            Vec::new()
-        };
-        set.members.insert(
-            name.clone(),
-            Member {
-                version: wheel.version.clone(),
-                runtime: Some(runtime),
-            },
-        );
-    }
-    let env = crate::markers::environment(&config.target)?;
-    let closure = match set.needs(&requires, &env) {
-        Ok(Needs::Ready(closure)) => closure,
-        Ok(Needs::Waiting(waiting)) => bail!("build backend wheels without metadata: {waiting:?}"),
-        Err(unmet) => bail!(
-            "{}: {unmet}: no wheel for it in the verified list; add it to the bootstrap set and run `cargo xtask build-wheels`",
-            pyproject_path.display()
-        ),
-    };
-    Ok(closure
-        .iter()
-        .filter_map(|name| newest.get(name))
-        .map(|(wheel, path, sha)| stage::BackendPin {
-            name: wheel.name.to_string(),
-            version: wheel.version.to_string(),
-            file: stage::ListedFile {
-                path: path.clone(),
-                sha256: *sha,
-            },
-        })
-        .collect())
 }
 
 /// Whether we run as root (effective uid 0).
@@ -537,124 +423,6 @@ fn read_changelog(root: &Path) -> anyhow::Result<changelog::Changelog> {
         &String::from_utf8_lossy(&out.stdout),
         &String::from_utf8_lossy(&out.stderr),
     )
-}
-
-/// Whether `unshare` can give the build a network namespace of its own;
-/// the arguments to prefix when it can.
-fn network_namespace() -> Option<Vec<String>> {
-    let root = is_root().unwrap_or(false);
-    let args: Vec<String> = if root {
-        vec!["-n".into()]
-    } else {
-        vec!["-r".into(), "-n".into()]
-    };
-    let ok = duct::cmd("unshare", args.iter().chain([&"true".to_owned()]))
-        .stdin_null()
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|o| o.status.success());
-    ok.then(|| {
-        let mut argv = vec!["unshare".to_owned()];
-        argv.extend(args);
-        argv.push("--".to_owned());
-        argv
-    })
-}
-
-/// The complete environment of the build: nothing from the caller.
-pub fn clean_env(home: &Path, source_date_epoch: u64, env: &BuildEnv) -> BTreeMap<String, String> {
-    let mut vars = BTreeMap::from([
-        (
-            "PATH".to_owned(),
-            "/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-        ),
-        ("HOME".to_owned(), home.display().to_string()),
-        (
-            "SOURCE_DATE_EPOCH".to_owned(),
-            source_date_epoch.to_string(),
-        ),
-        ("LC_ALL".to_owned(), env.lc_all.clone()),
-        ("LANG".to_owned(), env.lang.clone()),
-        ("TZ".to_owned(), env.tz.clone()),
-    ]);
-    if let Some(options) = &env.deb_build_options {
-        vars.insert("DEB_BUILD_OPTIONS".to_owned(), options.clone());
-    }
-    vars
-}
-
-/// Runs dpkg-buildpackage in `tree`; its output goes to `log` and each line
-/// is timestamped for the phase profile.
-fn dpkg_buildpackage(
-    tree: &Path,
-    home: &Path,
-    source_date_epoch: u64,
-    env: &BuildEnv,
-    log: &Path,
-) -> anyhow::Result<(bool, Vec<(String, Duration)>)> {
-    let mut argv: Vec<String> = Vec::new();
-    match network_namespace() {
-        Some(prefix) => argv.extend(prefix),
-        None => eprintln!("warning: cannot create a network namespace (unshare -n); the build runs with the network reachable"),
-    }
-    if let Some(spec) = &env.faketime {
-        argv.extend(["faketime".to_owned(), "-f".to_owned(), spec.clone()]);
-    }
-    argv.extend(
-        [
-            "sh",
-            "-c",
-            &format!("umask {:03o} && exec \"$@\"", env.umask),
-            "sh",
-        ]
-        .map(str::to_owned),
-    );
-    argv.extend(["dpkg-buildpackage", "-us", "-uc", "-b"].map(str::to_owned));
-
-    let progress = progress_spinner();
-    let started = Instant::now();
-    let reader = duct::cmd(&argv[0], &argv[1..])
-        .dir(tree)
-        .full_env(clean_env(home, source_date_epoch, env))
-        .stdin_null()
-        .stderr_to_stdout()
-        .unchecked()
-        .reader()
-        .with_context(|| format!("cannot run {}", argv.join(" ")))?;
-    let mut log_file = std::io::BufWriter::new(fs_err::File::create(log)?);
-    let mut lines: Vec<(Duration, String)> = Vec::new();
-    for line in std::io::BufReader::new(&reader).split(b'\n') {
-        let line = String::from_utf8_lossy(&line.context("reading dpkg-buildpackage's output")?)
-            .into_owned();
-        writeln!(log_file, "{line}").with_context(|| format!("{}: writing", log.display()))?;
-        if let Some(step) = phases::step(&line) {
-            progress.set_message(step);
-        }
-        lines.push((started.elapsed(), line));
-    }
-    log_file
-        .flush()
-        .with_context(|| format!("{}: writing", log.display()))?;
-    let output = reader
-        .try_wait()?
-        .context("dpkg-buildpackage did not finish")?;
-    progress.finish_and_clear();
-    Ok((
-        output.status.success(),
-        phases::profile(&lines, started.elapsed()),
-    ))
-}
-
-fn progress_spinner() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
-    if !std::io::stderr().is_terminal() {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_prefix("dpkg-buildpackage");
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 #[cfg(test)]
