@@ -21,13 +21,16 @@
 //! 7. The `.deb`, `.buildinfo` and `.changes` are copied to `target/debian/`
 //!    (or `--out`) and their sha256 printed.
 
+pub mod backend;
 pub mod build_deps;
 pub mod changelog;
+pub mod dpkg;
 pub mod phases;
 pub mod stage;
 
+pub use dpkg::clean_env;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -104,30 +107,42 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the artifacts with their sha256, then the time profile.
+/// Prints the artifacts with their sha256 (stdout), then the time profile
+/// (stderr).
 pub fn print_outcome(outcome: &Outcome) {
     for artifact in &outcome.artifacts {
         println!("{}  {}", artifact.sha256, artifact.path.display());
     }
-    eprintln!("{}", format_times("build-deb steps", &outcome.steps));
-    eprintln!(
+    eprint!("{}", format_times("build-deb steps", &outcome.steps));
+    eprint!(
         "{}",
-        format_times("dpkg-buildpackage phases", &outcome.phases)
+        format_times(
+            "dpkg-buildpackage phases (slowest first)",
+            &slowest(&outcome.phases, 8)
+        )
     );
 }
 
-/// "label: a 1.23s, b 0.10s (total 1.33s)".
+/// The `n` longest phases, longest first, the rest summed as "other".
+pub fn slowest(times: &[(String, Duration)], n: usize) -> Vec<(String, Duration)> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: Duration = sorted.iter().skip(n).map(|(_, d)| *d).sum();
+    sorted.truncate(n);
+    if !rest.is_zero() {
+        sorted.push(("other".to_owned(), rest));
+    }
+    sorted
+}
+
+/// One line per step, with the total.
 pub fn format_times(label: &str, times: &[(String, Duration)]) -> String {
     let total: Duration = times.iter().map(|(_, d)| *d).sum();
-    let parts: Vec<String> = times
-        .iter()
-        .map(|(name, d)| format!("{name} {:.2}s", d.as_secs_f64()))
-        .collect();
-    format!(
-        "{label}: {} (total {:.2}s)",
-        parts.join(", "),
-        total.as_secs_f64()
-    )
+    let mut out = format!("{label}: {:.2}s\n", total.as_secs_f64());
+    for (name, d) in times {
+        out.push_str(&format!("  {:>7.2}s  {name}\n", d.as_secs_f64()));
+    }
+    out
 }
 
 /// Builds the package of `app` from the tree at `config.root` into `out`.
@@ -195,7 +210,8 @@ pub fn build(
     let home = work.path().join("home");
     fs_err::create_dir_all(&home)?;
     let log_path = work.path().join("build.log");
-    let (success, phases) = dpkg_buildpackage(&tree, &home, changelog.timestamp, env, &log_path)?;
+    let (success, phases) =
+        dpkg::dpkg_buildpackage(&tree, &home, changelog.timestamp, env, &log_path)?;
     lap("dpkg-buildpackage", &mut steps);
     if !success {
         let log = fs_err::read_to_string(&log_path).unwrap_or_default();
@@ -266,7 +282,7 @@ pub fn stage_tree(
     let packages = changelog::binary_packages(&control);
     let sdist = crate::sdist::build(config, app)?;
     let tree = work.join(format!("{source}-{}", sdist.version));
-    let backend = backend_pins(config, app, list)?;
+    let backend = backend::backend_pins(config, app, list)?;
     let staged = stage::stage(
         &tree,
         &stage::Inputs {
@@ -302,124 +318,32 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
         })
 }
 
-/// The first verification. Returns the verified list (path under
-/// wheels-index/ → sha256).
-///
-/// INTERIM until `verify` lands: parses the list strictly and checks every
-/// listed file's sha256 and that no file is unlisted; it says loudly that
-/// the signatures are not checked yet.
+/// The first verification: the full `verify` of the wheel index
+/// (signatures, threshold, expiry, rollback, every file), then
+/// `update-deps --check` (the requirements files match the lock and the
+/// signed list), and every hash build-requirements.txt pins is in the
+/// verified list. Returns the verified list (path under wheels-index/ →
+/// sha256).
 fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<String, Sha256>> {
-    let _ = app;
-    eprintln!("warning: OpenPGP signatures of wheels-index/sha256sums.txt are not checked by this build yet (interim: file hashes only)");
-    let index = config.root.join("wheels-index");
-    let list_path = index.join(crate::sha256sums::LIST_FILE);
-    let bytes = fs_err::read(&list_path)?;
-    let list = crate::sha256sums::SignedList::parse(&bytes).map_err(|err| {
-        crate::failure::verification_failed(format!("{}: {err}", list_path.display()))
-    })?;
-    for (path, sha) in &list.entries {
-        let got = Sha256::of_file(&index.join(path))?;
-        if &got != sha {
-            return Err(crate::failure::verification_failed(format!(
-                "wheels-index/{path}: sha256 is {got}, the signed list says {sha}"
-            )));
-        }
+    let index = config.root.join(crate::verify::DEFAULT_INDEX);
+    let asc = index.join(crate::sha256sums::SIGNATURE_FILE);
+    if !asc.exists() {
+        return Err(crate::failure::verification_failed(format!(
+            "{}: missing: the wheel list is not signed; run `cargo xtask sign`",
+            asc.display()
+        )));
     }
-    Ok(list.entries)
-}
-
-/// The wheels of the sdist's build backend (`[build-system] requires`),
-/// chosen from the verified list by parsed wheel file names and the
-/// target's compatible tags.
-fn backend_pins(
-    config: &Config,
-    app: &str,
-    list: &BTreeMap<String, Sha256>,
-) -> anyhow::Result<Vec<stage::BackendPin>> {
-    use crate::wheel_filename::WheelFilename;
-    let pyproject_path = config.abs(&config.app(app)?.pyproject);
-    let text = fs_err::read_to_string(&pyproject_path)?;
-    let value: toml::Table = toml::from_str(&text).map_err(|err| {
-        anyhow::anyhow!(
-            "{}: {}",
-            pyproject_path.display(),
-            crate::config::one_line(&err.to_string())
-        )
-    })?;
-    let requires = value
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array())
-        .with_context(|| format!("{}: no [build-system] requires", pyproject_path.display()))?;
-    let tags = crate::tags::CompatibleTags::for_target(
-        &config.target.python,
-        &config.target.platform,
-        None,
+    let verified = crate::verify::verify_index(config, &crate::verify::Options::default())?;
+    crate::update_deps::run(
+        &config.root,
+        &crate::update_deps::Options {
+            app: Some(app.to_owned()),
+            check: true,
+            ..Default::default()
+        },
     )?;
-    let wheels: Vec<(WheelFilename, &String, &Sha256)> = list
-        .iter()
-        .filter_map(|(path, sha)| {
-            let name = path.strip_prefix("files/")?;
-            name.parse::<WheelFilename>().ok().map(|w| (w, path, sha))
-        })
-        .collect();
-    let mut pins = Vec::new();
-    for req in requires {
-        let req = req.as_str().with_context(|| {
-            format!(
-                "{}: build-system.requires holds a non-string",
-                pyproject_path.display()
-            )
-        })?;
-        let parsed: pep508_rs::Requirement = req.parse().map_err(|err| {
-            anyhow::anyhow!(
-                "{}: build requirement {req:?}: {err}",
-                pyproject_path.display()
-            )
-        })?;
-        let fits = |w: &WheelFilename| {
-            w.name == parsed.name
-                && match &parsed.version_or_url {
-                    None => true,
-                    Some(pep508_rs::VersionOrUrl::VersionSpecifier(spec)) => {
-                        spec.contains(&w.version)
-                    }
-                    Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                }
-        };
-        let newest = wheels
-            .iter()
-            .filter(|(w, _, _)| fits(w) && tags.is_compatible(w))
-            .map(|(w, _, _)| &w.version)
-            .max();
-        let best = newest.and_then(|v| {
-            tags.best(
-                wheels
-                    .iter()
-                    .map(|(w, _, _)| w)
-                    .filter(|w| fits(w) && &w.version == v),
-            )
-        });
-        let Some(best) = best else {
-            bail!(
-                "{}: build requirement {req:?} has no compatible wheel in the verified list; run `cargo xtask build-wheels`",
-                pyproject_path.display()
-            );
-        };
-        let (_, path, sha) = wheels
-            .iter()
-            .find(|(w, _, _)| w == best)
-            .context("chosen wheel vanished")?;
-        pins.push(stage::BackendPin {
-            name: best.name.to_string(),
-            version: best.version.to_string(),
-            file: stage::ListedFile {
-                path: (*path).clone(),
-                sha256: **sha,
-            },
-        });
-    }
-    Ok(pins)
+    stage::pinned_wheels(&config.root, app, &verified.list.entries)?;
+    Ok(verified.list.entries)
 }
 
 /// Whether we run as root (effective uid 0).
@@ -501,124 +425,6 @@ fn read_changelog(root: &Path) -> anyhow::Result<changelog::Changelog> {
     )
 }
 
-/// Whether `unshare` can give the build a network namespace of its own;
-/// the arguments to prefix when it can.
-fn network_namespace() -> Option<Vec<String>> {
-    let root = is_root().unwrap_or(false);
-    let args: Vec<String> = if root {
-        vec!["-n".into()]
-    } else {
-        vec!["-r".into(), "-n".into()]
-    };
-    let ok = duct::cmd("unshare", args.iter().chain([&"true".to_owned()]))
-        .stdin_null()
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|o| o.status.success());
-    ok.then(|| {
-        let mut argv = vec!["unshare".to_owned()];
-        argv.extend(args);
-        argv.push("--".to_owned());
-        argv
-    })
-}
-
-/// The complete environment of the build: nothing from the caller.
-pub fn clean_env(home: &Path, source_date_epoch: u64, env: &BuildEnv) -> BTreeMap<String, String> {
-    let mut vars = BTreeMap::from([
-        (
-            "PATH".to_owned(),
-            "/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-        ),
-        ("HOME".to_owned(), home.display().to_string()),
-        (
-            "SOURCE_DATE_EPOCH".to_owned(),
-            source_date_epoch.to_string(),
-        ),
-        ("LC_ALL".to_owned(), env.lc_all.clone()),
-        ("LANG".to_owned(), env.lang.clone()),
-        ("TZ".to_owned(), env.tz.clone()),
-    ]);
-    if let Some(options) = &env.deb_build_options {
-        vars.insert("DEB_BUILD_OPTIONS".to_owned(), options.clone());
-    }
-    vars
-}
-
-/// Runs dpkg-buildpackage in `tree`; its output goes to `log` and each line
-/// is timestamped for the phase profile.
-fn dpkg_buildpackage(
-    tree: &Path,
-    home: &Path,
-    source_date_epoch: u64,
-    env: &BuildEnv,
-    log: &Path,
-) -> anyhow::Result<(bool, Vec<(String, Duration)>)> {
-    let mut argv: Vec<String> = Vec::new();
-    match network_namespace() {
-        Some(prefix) => argv.extend(prefix),
-        None => eprintln!("warning: cannot create a network namespace (unshare -n); the build runs with the network reachable"),
-    }
-    if let Some(spec) = &env.faketime {
-        argv.extend(["faketime".to_owned(), "-f".to_owned(), spec.clone()]);
-    }
-    argv.extend(
-        [
-            "sh",
-            "-c",
-            &format!("umask {:03o} && exec \"$@\"", env.umask),
-            "sh",
-        ]
-        .map(str::to_owned),
-    );
-    argv.extend(["dpkg-buildpackage", "-us", "-uc", "-b"].map(str::to_owned));
-
-    let progress = progress_spinner();
-    let started = Instant::now();
-    let reader = duct::cmd(&argv[0], &argv[1..])
-        .dir(tree)
-        .full_env(clean_env(home, source_date_epoch, env))
-        .stdin_null()
-        .stderr_to_stdout()
-        .unchecked()
-        .reader()
-        .with_context(|| format!("cannot run {}", argv.join(" ")))?;
-    let mut log_file = std::io::BufWriter::new(fs_err::File::create(log)?);
-    let mut lines: Vec<(Duration, String)> = Vec::new();
-    for line in std::io::BufReader::new(&reader).split(b'\n') {
-        let line = String::from_utf8_lossy(&line.context("reading dpkg-buildpackage's output")?)
-            .into_owned();
-        writeln!(log_file, "{line}").with_context(|| format!("{}: writing", log.display()))?;
-        if let Some(step) = phases::step(&line) {
-            progress.set_message(step);
-        }
-        lines.push((started.elapsed(), line));
-    }
-    log_file
-        .flush()
-        .with_context(|| format!("{}: writing", log.display()))?;
-    let output = reader
-        .try_wait()?
-        .context("dpkg-buildpackage did not finish")?;
-    progress.finish_and_clear();
-    Ok((
-        output.status.success(),
-        phases::profile(&lines, started.elapsed()),
-    ))
-}
-
-fn progress_spinner() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
-    if !std::io::stderr().is_terminal() {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_prefix("dpkg-buildpackage");
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,13 +459,20 @@ mod tests {
 
     #[test]
     fn times() {
-        let line = format_times(
-            "steps",
-            &[
-                ("a".into(), Duration::from_millis(1500)),
-                ("b".into(), Duration::from_millis(250)),
-            ],
+        let ms = Duration::from_millis;
+        let times = [
+            ("a".to_owned(), ms(1500)),
+            ("b".to_owned(), ms(250)),
+            ("c".to_owned(), ms(10)),
+        ];
+        assert_eq!(
+            format_times("steps", &times[..2]),
+            "steps: 1.75s\n     1.50s  a\n     0.25s  b\n"
         );
-        assert_eq!(line, "steps: a 1.50s, b 0.25s (total 1.75s)");
+        let top = slowest(&[times[2].clone(), times[0].clone(), times[1].clone()], 1);
+        assert_eq!(
+            top,
+            vec![("a".to_owned(), ms(1500)), ("other".to_owned(), ms(260))]
+        );
     }
 }

@@ -6,8 +6,9 @@
 //! DEB_BUILD_OPTIONS=parallel=1. Build b: faketime 400 days ahead, umask
 //! 002, TZ=<+14>-14, another locale (the first of fr_FR/de_DE/en_US UTF-8
 //! that is installed, else C), DEB_BUILD_OPTIONS=parallel=2. HOME and the
-//! build path differ too. Each build is a full `build-deb` (verification
-//! included).
+//! build path differ too. The index is verified in the checkout first (with
+//! git HEAD for rollback); each build is then a full `build-deb` of a copy
+//! (verification included).
 //!
 //! Comparison: each `.deb` byte for byte. The `.buildinfo` records the build
 //! itself — `Build-Date` and the `Environment` we varied on purpose — so it
@@ -84,6 +85,9 @@ fn describe(env: &BuildEnv) -> String {
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let config = Config::load(root)?;
     let app = crate::sdist::app_name(&config, options.app.as_deref())?;
+    // The copies carry no .git, so verify here first, where the rollback
+    // check can compare with git HEAD's list.
+    crate::verify::verify_index(&config, &crate::verify::Options::default())?;
     ensure_faketime(options.install_build_deps)?;
     let locales = duct::cmd!("locale", "-a")
         .stderr_null()
@@ -302,8 +306,8 @@ fn ensure_faketime(install: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Copies the repository (without `target/` and `.pinwheel.lock`) to
-/// `dest`, keeping executable bits and symbolic links.
+/// Copies the repository (without `target/`, `.git` and `.pinwheel.lock`)
+/// to `dest`, keeping executable bits and symbolic links.
 pub fn copy_tree(root: &Path, dest: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut stack: Vec<PathBuf> = vec![PathBuf::new()];
@@ -313,7 +317,9 @@ pub fn copy_tree(root: &Path, dest: &Path) -> anyhow::Result<()> {
             let entry = entry?;
             let name = entry.file_name();
             let rel_child = rel.join(&name);
-            if rel.as_os_str().is_empty() && (name == "target" || name == ".pinwheel.lock") {
+            if rel.as_os_str().is_empty()
+                && (name == "target" || name == ".git" || name == ".pinwheel.lock")
+            {
                 continue;
             }
             let src = root.join(&rel_child);

@@ -132,7 +132,7 @@ pub fn list_tar(bytes: &[u8]) -> anyhow::Result<Vec<TarEntry>> {
         let header = entry.header().clone();
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let link = || -> anyhow::Result<String> {
-            Ok(entry_link(&header).with_context(|| format!("{path}: link without a target"))?)
+            entry_link(&header).with_context(|| format!("{path}: link without a target"))
         };
         let kind = match header.entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,

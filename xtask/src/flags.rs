@@ -145,6 +145,10 @@ pub struct SdistArgs {
     /// Output directory (default: target/sdist/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also sign it with this armored secret key (writes <sdist>.asc; the
+    /// passphrase comes from PINWHEEL_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -64,6 +64,7 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 &sdist::Options {
                     app: args.app,
                     out: args.out,
+                    sign_key: args.sign_key,
                 },
             )?;
             Ok(())

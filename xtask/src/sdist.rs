@@ -41,10 +41,14 @@ pub struct Sdist {
 pub struct Options {
     pub app: Option<String>,
     pub out: Option<PathBuf>,
+    /// An armored secret key: write `<sdist>.asc` beside the sdist.
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Runs `cargo xtask sdist`: writes the sdist into `--out` (default
-/// `target/sdist/`) and prints its path and sha256.
+/// `target/sdist/`) and prints its path and sha256; with `--sign-key`, also
+/// a detached armored signature `<sdist>.asc` made like `cargo xtask sign`
+/// makes the index's, checked against the pinned keys before it is written.
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<PathBuf> {
     let config = Config::load(root)?;
     let app = app_name(&config, options.app.as_deref())?;
@@ -54,9 +58,37 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<PathBuf> {
         .clone()
         .unwrap_or_else(|| root.join("target/sdist"));
     let path = out.join(&sdist.filename);
+    let signature = match &options.sign_key {
+        Some(key) => Some(sign(&config, key, &sdist.bytes)?),
+        None => None,
+    };
     crate::fresh::write_atomic(&path, &sdist.bytes)?;
     println!("{}  {}", sdist.sha256, path.display());
+    if let Some(asc) = signature {
+        let asc_path = out.join(format!("{}.asc", sdist.filename));
+        crate::fresh::write_atomic(&asc_path, asc.as_bytes())?;
+        println!("{}  {}", Sha256::of(asc.as_bytes()), asc_path.display());
+    }
     Ok(path)
+}
+
+/// A detached signature over `bytes` with the secret key in `key`, which
+/// must pass the signature policy with the configured pinned keys.
+fn sign(config: &Config, key: &Path, bytes: &[u8]) -> anyhow::Result<String> {
+    use crate::signature;
+    let now = time::OffsetDateTime::now_utc();
+    let key = crate::sign::KeyFile::load(key)?;
+    let packet = key.sign(bytes, u64::try_from(now.unix_timestamp()).unwrap_or(0))?;
+    let asc = signature::armor_signatures([packet.as_slice()]);
+    let certs = signature::load_keys_dir(&config.abs(&config.trust.keys))?;
+    let trust = signature::TrustSet::pinned(certs, &config.trust.fingerprints)?;
+    signature::verify_detached(bytes, asc.as_bytes(), &trust, now).map_err(|err| {
+        anyhow::anyhow!(
+            "the sdist's signature would not verify ({err}); is the key pinned in trust.fingerprints and its public key in {}?",
+            config.trust.keys.display()
+        )
+    })?;
+    Ok(asc)
 }
 
 /// The application named by `--app`, or the only one configured.

@@ -13,7 +13,7 @@ pub fn step(line: &str) -> Option<String> {
     if !(1..=3).contains(&indent) {
         return None;
     }
-    let mut words = line.trim().split_whitespace();
+    let mut words = line.split_whitespace();
     let first = words.next()?;
     if first.starts_with("dh_") || first.starts_with("dpkg-") {
         Some(first.to_owned())

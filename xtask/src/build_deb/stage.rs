@@ -71,28 +71,7 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
     )?;
 
     let rel = build_requirements(inputs.app);
-    let req_path = inputs.root.join(&rel);
-    let req_text = fs_err::read_to_string(&req_path)?;
-    let by_hash: BTreeMap<Sha256, &str> =
-        inputs.list.iter().map(|(p, h)| (*h, p.as_str())).collect();
-    let mut wheels: BTreeMap<String, Sha256> = BTreeMap::new();
-    for (line, sha) in
-        pinned_hashes(&req_text).with_context(|| format!("{}", req_path.display()))?
-    {
-        let Some(path) = by_hash.get(&sha) else {
-            return Err(crate::failure::verification_failed(format!(
-                "{}:{line}: sha256 {sha} is not in the signed list wheels-index/sha256sums.txt; run `cargo xtask update-deps`",
-                rel.display()
-            )));
-        };
-        wheels.insert((*path).to_owned(), sha);
-    }
-    if wheels.is_empty() {
-        bail!(
-            "{}: pins no wheel; run `cargo xtask update-deps`",
-            rel.display()
-        );
-    }
+    let (req_text, mut wheels) = pinned_wheels(inputs.root, inputs.app, inputs.list)?;
     write(&dir.join(&rel), req_text.as_bytes(), false)?;
     let mut backend = String::from(
         "# The sdist's build backend, from the verified wheel list (written by build-deb).\n",
@@ -128,6 +107,39 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
         )?;
     }
     Ok(wheels.len())
+}
+
+/// The text of `requirements/<app>/build-requirements.txt` and the files of
+/// the verified list it pins (path → sha256). A pinned hash that the list
+/// does not hold fails verification.
+pub fn pinned_wheels(
+    root: &Path,
+    app: &str,
+    list: &BTreeMap<String, Sha256>,
+) -> anyhow::Result<(String, BTreeMap<String, Sha256>)> {
+    let rel = build_requirements(app);
+    let req_path = root.join(&rel);
+    let req_text = fs_err::read_to_string(&req_path)?;
+    let by_hash: BTreeMap<Sha256, &str> = list.iter().map(|(p, h)| (*h, p.as_str())).collect();
+    let mut wheels: BTreeMap<String, Sha256> = BTreeMap::new();
+    for (line, sha) in
+        pinned_hashes(&req_text).with_context(|| format!("{}", req_path.display()))?
+    {
+        let Some(path) = by_hash.get(&sha) else {
+            return Err(crate::failure::verification_failed(format!(
+                "{}:{line}: sha256 {sha} is not in the signed list wheels-index/sha256sums.txt; run `cargo xtask update-deps`",
+                rel.display()
+            )));
+        };
+        wheels.insert((*path).to_owned(), sha);
+    }
+    if wheels.is_empty() {
+        bail!(
+            "{}: pins no wheel; run `cargo xtask update-deps`",
+            rel.display()
+        );
+    }
+    Ok((req_text, wheels))
 }
 
 /// Every `--hash=sha256:<hex>` of a requirements file, with its line number.
