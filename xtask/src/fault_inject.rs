@@ -191,11 +191,11 @@ fn scenario(command: &str, _exe: &Path) -> Option<Scenario> {
             command: "refresh-index",
             setup: Box::new(|dir| {
                 copy_config(dir)?;
-                // A consistent old index of 600 files, then 600 more arrive.
+                // A consistent old index of 40 files, then 80 more arrive.
                 let index = dir.join("wheels-index");
                 let generated = crate::fresh::parent_dir(dir).join("generated");
-                let first = inputs::wheel_index(&generated.join("first"), 600, 256, 11)?;
-                let more = inputs::wheel_index(&generated.join("more"), 1200, 256, 11)?;
+                let first = inputs::wheel_index(&generated.join("first"), 40, 256, 11)?;
+                let more = inputs::wheel_index(&generated.join("more"), 120, 256, 11)?;
                 for f in &first {
                     copy_file(&generated.join("first").join(&f.path), &index.join(&f.path))?;
                 }
@@ -212,8 +212,69 @@ fn scenario(command: &str, _exe: &Path) -> Option<Scenario> {
             args: Box::new(refresh_args),
             accept_new: Box::new(|_, _, _| false),
         }),
+        "update-deps" => Some(Scenario {
+            command: "update-deps",
+            setup: Box::new(|dir| {
+                // Four applications locked once (their requirements written),
+                // then re-locked to other versions and hashes.
+                write_apps_config(dir, APPS)?;
+                for app in 0..APPS {
+                    write_lock(dir, app, 100 + app as u64)?;
+                }
+                let exe = std::env::current_exe()?;
+                run_to_end(&exe, dir, &update_deps_args(dir))?;
+                for app in 0..APPS {
+                    write_lock(dir, app, 200 + app as u64)?;
+                }
+                Ok(())
+            }),
+            args: Box::new(update_deps_args),
+            accept_new: Box::new(|_, _, _| false),
+        }),
         _ => None,
     }
+}
+
+/// Applications in the update-deps scenario, and packages in each lock.
+const APPS: usize = 4;
+const LOCKED_PACKAGES: usize = 300;
+
+fn update_deps_args(dir: &Path) -> Vec<OsString> {
+    vec!["--root".into(), dir.into(), "update-deps".into()]
+}
+
+/// The repository's configuration with `[apps]` replaced by `app-0` …
+fn write_apps_config(dir: &Path, apps: usize) -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?;
+    let source = root.join(crate::config::CONFIG_PATH);
+    let mut doc: toml_edit::DocumentMut = fs_err::read_to_string(&source)?
+        .parse()
+        .with_context(|| format!("{}: parsing", source.display()))?;
+    let mut table = toml_edit::Table::new();
+    table.set_implicit(true);
+    for app in 0..apps {
+        let mut t = toml_edit::Table::new();
+        t["dir"] = toml_edit::value(format!("packaging/app-{app}"));
+        t["pyproject"] = toml_edit::value(format!("packaging/app-{app}/pyproject.toml"));
+        t["lock"] = toml_edit::value(format!("packaging/app-{app}/uv.lock"));
+        table.insert(&format!("app-{app}"), toml_edit::Item::Table(t));
+    }
+    doc["apps"] = toml_edit::Item::Table(table);
+    let path = dir.join(crate::config::CONFIG_PATH);
+    fs_err::create_dir_all(crate::fresh::parent_dir(&path))?;
+    fs_err::write(&path, doc.to_string())?;
+    Ok(())
+}
+
+fn write_lock(dir: &Path, app: usize, seed: u64) -> anyhow::Result<()> {
+    let lock = crate::synthetic_lock::generate(LOCKED_PACKAGES, seed);
+    let app_dir = dir.join(format!("packaging/app-{app}"));
+    fs_err::create_dir_all(&app_dir)?;
+    fs_err::write(app_dir.join("pyproject.toml"), &lock.pyproject)?;
+    fs_err::write(app_dir.join("uv.lock"), &lock.uv_lock)?;
+    Ok(())
 }
 
 fn refresh_args(dir: &Path) -> Vec<OsString> {
@@ -303,11 +364,12 @@ fn inject(
 
     // The new state, twice: the command's output must not depend on the run.
     let mut news: Vec<Snapshot> = Vec::new();
-    let mut full = Duration::ZERO;
+    let mut full = Duration::MAX;
     for k in 0..2 {
         let dir = work.join(format!("complete-{k}"));
         copy_tree(&template, &dir)?;
-        full = full.max(run_to_end(exe, &dir, &(scenario.args)(&dir))?);
+        // The shorter run: kill moments past it would mostly miss.
+        full = full.min(run_to_end(exe, &dir, &(scenario.args)(&dir))?);
         news.push(snapshot(&dir, &ignore)?);
     }
     let new = news.swap_remove(0);

@@ -30,6 +30,8 @@ use crate::fresh;
 use crate::hash::{HashingWriter, Sha256};
 use crate::http::{self, Client, Event, Limits};
 
+pub mod bench;
+
 /// Prefix of the temporary files downloads stream into.
 pub const PART_PREFIX: &str = ".pinwheel-part-";
 

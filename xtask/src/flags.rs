@@ -27,6 +27,13 @@ pub enum Command {
     CheckConfig,
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
+    UpdateDeps(UpdateDepsArgs),
+    /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
+    Requirements(RequirementsArgs),
+    /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
+    /// from the wheels and sdists in the index's files/.
+    RefreshIndex(RefreshIndexArgs),
     /// Measure pinwheel side by side with the tools users would pick
     /// instead and rewrite BENCHMARKS.md and bench/scaling.svg.
     Bench(BenchArgs),
@@ -36,6 +43,48 @@ pub enum Command {
     /// Run every adversarial_* test and list each case with its expected
     /// outcome and whether it held.
     AdversarialReport(AdversarialReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateDepsArgs {
+    /// Only this application (default: every configured one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Write nothing; print the diff and exit 1 if a file is out of date.
+    #[arg(long)]
+    pub check: bool,
+    /// Re-lock (uv or poetry) when the lock no longer matches pyproject.toml.
+    #[arg(long, conflicts_with = "check")]
+    pub relock: bool,
+    /// Look the pinned sdists up in the package index.
+    #[arg(long)]
+    pub online: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RequirementsArgs {
+    /// poetry.lock, uv.lock, pylock.toml or a hashed requirements .txt.
+    #[arg(long, value_name = "FILE")]
+    pub lock: PathBuf,
+    /// The project's pyproject.toml (default: beside a uv.lock or poetry.lock).
+    #[arg(long, value_name = "FILE")]
+    pub pyproject: Option<PathBuf>,
+    /// Target CPython version (default: the configured target, else 3.11.2).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub python: Option<String>,
+    /// Pin this package's upstream wheels: it publishes no sdist.
+    #[arg(long = "allow-wheel-only", value_name = "NAME")]
+    pub allow_wheel_only: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefreshIndexArgs {
+    /// The index directory (default: wheels-index/ under the root).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Write nothing; exit 1 if any generated file is out of date.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -80,7 +80,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let dir = parent_dir(path);
     fs_err::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".pinwheel-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(&dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
     tmp.write_all(contents)
@@ -92,6 +92,37 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     tmp.persist(path)
         .map_err(|err| anyhow::anyhow!("{}: rename: {}", path.display(), err.error))?;
     sync_dir(&dir)
+}
+
+/// The name prefix of the temporary files [`write_atomic`] makes.
+pub const TEMP_PREFIX: &str = ".pinwheel-tmp-";
+
+/// Removes the temporary files a killed run left under `dir` (recursively,
+/// not following symlinks) and returns their paths. Call it only while
+/// holding [`RepoLock`]: then no other run is writing them.
+pub fn remove_stale_temporaries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    if fs_err::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        remove_temporaries_in(dir, &mut removed)?;
+    }
+    Ok(removed)
+}
+
+fn remove_temporaries_in(dir: &Path, removed: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("{}: file type", path.display()))?;
+        if kind.is_dir() {
+            remove_temporaries_in(&path, removed)?;
+        } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            fs_err::remove_file(&path)?;
+            removed.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -190,6 +221,20 @@ mod tests {
         let err = write_atomic(&link, b"y").unwrap_err().to_string();
         assert!(err.contains("symbolic link"), "{err}");
         assert_eq!(fs_err::read_to_string(&target).unwrap(), "x");
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("sub")).unwrap();
+        fs_err::write(dir.path().join("sub/.pinwheel-tmp-abc"), "partial").unwrap();
+        fs_err::write(dir.path().join("sub/keep.txt"), "x").unwrap();
+        let removed = remove_stale_temporaries(dir.path()).unwrap();
+        assert_eq!(removed, [dir.path().join("sub/.pinwheel-tmp-abc")]);
+        assert!(dir.path().join("sub/keep.txt").exists());
+        assert!(remove_stale_temporaries(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, sdist};
+use xtask::{config, failure, flags, fresh, refresh_index, requirements, sdist, update_deps};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -37,6 +37,39 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 &sdist::Options {
                     app: args.app,
                     out: args.out,
+                },
+            )?;
+            Ok(())
+        }
+        flags::Command::UpdateDeps(args) => update_deps::run(
+            &root,
+            &update_deps::Options {
+                app: args.app,
+                check: args.check,
+                relock: args.relock,
+                online: args.online,
+            },
+        ),
+        flags::Command::Requirements(args) => requirements::run(
+            &root,
+            &requirements::Options {
+                lock: args.lock,
+                pyproject: args.pyproject,
+                python: args.python,
+                allow_wheel_only: args.allow_wheel_only,
+            },
+        ),
+        flags::Command::RefreshIndex(args) => {
+            let mode = if args.check {
+                fresh::Mode::Check
+            } else {
+                fresh::Mode::Write
+            };
+            refresh_index::run(
+                &root,
+                &refresh_index::Options {
+                    index: args.index,
+                    mode,
                 },
             )?;
             Ok(())
