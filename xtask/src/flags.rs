@@ -25,8 +25,14 @@ pub struct Pinwheel {
 pub enum Command {
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// Build our own wheels from the pinned, verified sdists into wheels-index/.
+    BuildWheels(BuildWheels),
     /// Build the application's source distribution reproducibly.
     Sdist(SdistArgs),
+    /// Verify the wheel index, then build the application's Debian package.
+    BuildDeb(BuildDebArgs),
+    /// Build the Debian package twice in varied environments and compare.
+    CheckReproducible(CheckReproducibleArgs),
     /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
     UpdateDeps(UpdateDepsArgs),
     /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
@@ -34,6 +40,12 @@ pub enum Command {
     /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
     /// from the wheels and sdists in the index's files/.
     RefreshIndex(RefreshIndexArgs),
+    /// Sign wheels-index/sha256sums.txt (detached, armored); co-sign when it is already signed.
+    Sign(SignArgs),
+    /// Verify the signed list (pinned keys, threshold, expiry, rollback, scope) and every file of the index.
+    Verify(VerifyArgs),
+    /// Verify a detached OpenPGP signature over any file against the keys in a directory.
+    VerifySignature(VerifySignatureArgs),
     /// Measure pinwheel side by side with the tools users would pick
     /// instead and rewrite BENCHMARKS.md and bench/scaling.svg.
     Bench(BenchArgs),
@@ -43,6 +55,29 @@ pub enum Command {
     /// Run every adversarial_* test and list each case with its expected
     /// outcome and whether it held.
     AdversarialReport(AdversarialReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckReproducibleArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// When not root, install missing build dependencies and faketime through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildDebArgs {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Output directory for the .deb, .buildinfo and .changes (default: target/debian/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// When not root, install missing build dependencies through sudo.
+    #[arg(long)]
+    pub install_build_deps: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,4 +181,58 @@ impl Pinwheel {
         };
         fs_err::canonicalize(&root).with_context(|| format!("repository root {}", root.display()))
     }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "gpg"])))]
+pub struct SignArgs {
+    /// The index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Sign with this armored OpenPGP secret key (passphrase from PINWHEEL_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Sign with GnuPG and this key (smartcards work): gpg --detach-sign --armor --local-user KEYID.
+    #[arg(long, value_name = "KEYID")]
+    pub gpg: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Directory of pinned public keys (default: trust.keys from the configuration).
+    #[arg(long, value_name = "DIR")]
+    pub keys: Option<PathBuf>,
+    /// Distinct pinned keys that must sign (default: trust.threshold).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub threshold: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifySignatureArgs {
+    /// Directory of armored public keys (*.asc, *.pub): every key in it is trusted.
+    #[arg(long, value_name = "DIR")]
+    pub keys: PathBuf,
+    /// The signed file.
+    pub file: PathBuf,
+    /// Its detached, armored signature.
+    pub signature: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildWheels {
+    /// Only this application's dependencies (and the bootstrap set).
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Rebuild this package even when its wheel is current (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub rebuild: Vec<String>,
+    /// Rebuild every wheel into a temporary directory, compare bytes, write nothing.
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// How many builds run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

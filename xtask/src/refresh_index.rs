@@ -131,7 +131,13 @@ struct Tree {
     pages: BTreeSet<String>,
     /// Directories under `simple/` and `json/`, deepest last.
     page_dirs: Vec<String>,
+    /// `built-from.toml`, when `build-wheels` wrote one: which sdist each
+    /// wheel was built from. Listed (and so signed) like a distribution.
+    provenance: Option<String>,
 }
+
+/// The provenance file `build-wheels` keeps at the index root.
+pub const PROVENANCE_FILE: &str = crate::build_wheels::manifest::FILE_NAME;
 
 /// Regenerates the index in `index`; `scope` is asked only when there is no
 /// list yet.
@@ -180,6 +186,9 @@ pub fn refresh(
             .iter()
             .map(|(path, bytes)| (path.clone(), Sha256::of(bytes))),
     );
+    if let Some(name) = &tree.provenance {
+        entries.insert(name.clone(), Sha256::of_file(&index.join(name))?);
+    }
     let list = SignedList { meta, entries }
         .render()
         .map_err(|e| anyhow::anyhow!("{}: {e}", list_path.display()))?;
@@ -239,8 +248,9 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
             ("files", Kind::Dir) => {}
             ("simple" | "json", Kind::Dir) => walk_pages(index, &name, &mut tree)?,
             (LIST_FILE | SIGNATURE_FILE, Kind::File) => {}
+            (PROVENANCE_FILE, Kind::File) => tree.provenance = Some(name),
             _ => bail!(
-                "{}: unexpected {} in the index (it holds only files/, simple/, json/, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
+                "{}: unexpected {} in the index (it holds only files/, simple/, json/, {PROVENANCE_FILE}, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
                 index.join(&name).display(),
                 kind.describe()
             ),
