@@ -28,14 +28,13 @@ pub mod progress;
 pub mod waves;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
+use pep508_rs::{PackageName, Requirement};
 
 use crate::archive;
 use crate::config::Config;
@@ -44,7 +43,10 @@ use crate::fresh::{self, Mode, RepoLock};
 use crate::hash::Sha256;
 use crate::http;
 use crate::package_index::{self, DistKind, PackageIndex};
+use crate::refresh_index;
 use crate::sdist_filename::{SdistFilename, SdistFormat};
+use crate::wheel;
+use crate::wheel_filename::WheelFilename;
 use inputs::{Pin, Role};
 use manifest::{Entry, Manifest};
 use plan::{BuildSet, Member};
@@ -142,11 +144,11 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
             commit(
                 &index,
                 manifest,
-                &manifest_path,
                 &[],
                 &build_env,
                 &pins,
                 prune,
+                &config.trust.scope,
             )?;
         }
         println!(
@@ -175,7 +177,8 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         .context("creating a staging directory")?;
     let log_dir = root.join("target/pinwheel/logs");
     fs_err::create_dir_all(&log_dir)?;
-    let markers = target_markers(&config)?;
+    let markers = crate::markers::environment(&config.target)
+        .with_context(|| config.path.display().to_string())?;
     let runner = root.join(hooks::RUNNER);
     let progress = progress::Progress::new(todo.len() as u64);
     let venv = build_root.venv_dir();
@@ -258,7 +261,13 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 
     let mut built: Vec<Built> = Vec::new();
     let mut finish = |job: &Job, raw: &Path| -> anyhow::Result<(PathBuf, Sha256)> {
-        let (wheel, sha) = stage_wheel(raw, staging.path(), config.build.source_date_epoch)?;
+        let (wheel, sha) = stage_wheel(
+            raw,
+            staging.path(),
+            &job.name,
+            &job.version,
+            config.build.source_date_epoch,
+        )?;
         let sdist_sha256 = Sha256::of_file(&job.sdist)?;
         progress.inc();
         progress.note(&format!("built {} → {}", job.label(), file_name(&wheel)));
@@ -296,11 +305,11 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     commit(
         &index,
         manifest,
-        &manifest_path,
         &built,
         &build_env,
         &pins,
         prune,
+        &config.trust.scope,
     )?;
     println!(
         "build-wheels: built {} wheel(s), {} already current ({:.1} s)",
@@ -453,46 +462,45 @@ fn locate_sdists(
     Ok(out)
 }
 
-/// Normalizes `raw` into `staging` and returns the wheel and its sha256.
+/// Checks that `raw` is a wheel of `name` `version`, normalizes it
+/// (`wheel.rs`) into `staging` and returns the wheel and its sha256.
 fn stage_wheel(
     raw: &Path,
     staging: &Path,
-    _source_date_epoch: u64,
+    name: &PackageName,
+    version: &str,
+    source_date_epoch: u64,
 ) -> anyhow::Result<(PathBuf, Sha256)> {
-    // INTERIM: wheel.rs normalization replaces this copy.
-    let bytes = fs_err::read(raw)?;
-    let dest = staging.join(file_name(raw));
+    let raw_name = file_name(raw);
+    let filename = WheelFilename::from_str(&raw_name).map_err(|err| {
+        anyhow::anyhow!("{name} {version}: the backend wrote {raw_name:?}: {err}")
+    })?;
+    let expected = pep440_rs::Version::from_str(version)
+        .map_err(|err| anyhow::anyhow!("{name} {version}: {err}"))?;
+    if !filename.is(name, &expected) {
+        bail!(
+            "{name} {version}: the backend built {raw_name}, a wheel of another project or version"
+        );
+    }
+    let bytes = wheel::normalize(&fs_err::read(raw)?, &filename, source_date_epoch)
+        .with_context(|| format!("{name} {version}: normalizing {raw_name}"))?;
+    let dest = staging.join(&raw_name);
     fs_err::write(&dest, &bytes)?;
     Ok((dest, Sha256::of(&bytes)))
 }
 
 /// `Requires-Dist` of a wheel, parsed.
 fn wheel_requires(wheel: &Path) -> anyhow::Result<Vec<Requirement>> {
-    let metadata = wheel_metadata(wheel)?;
-    let label = format!("{} METADATA", wheel.display());
-    plan::requires_dist(&metadata)
+    let label = wheel.display().to_string();
+    let metadata = wheel::read_metadata(fs_err::File::open(wheel)?, &label)?;
+    let text = String::from_utf8_lossy(&metadata.raw);
+    plan::requires_dist(&text)
         .iter()
-        .map(|r| Requirement::from_str(r).map_err(|err| anyhow::anyhow!("{label}: {r:?}: {err}")))
+        .map(|r| {
+            Requirement::from_str(r)
+                .map_err(|err| anyhow::anyhow!("{label}: METADATA Requires-Dist {r:?}: {err}"))
+        })
         .collect()
-}
-
-/// The `*.dist-info/METADATA` of a wheel.
-fn wheel_metadata(wheel: &Path) -> anyhow::Result<String> {
-    // INTERIM: wheel.rs reads METADATA.
-    let mut archive = zip::ZipArchive::new(fs_err::File::open(wheel)?)
-        .with_context(|| format!("{}: not a zip archive", wheel.display()))?;
-    let name = archive
-        .file_names()
-        .filter_map(Result::ok)
-        .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
-        .map(|n| n.to_string())
-        .with_context(|| format!("{}: no .dist-info/METADATA", wheel.display()))?;
-    let mut text = String::new();
-    archive
-        .by_name(&name)?
-        .read_to_string(&mut text)
-        .with_context(|| format!("{}: {name}", wheel.display()))?;
-    Ok(text)
 }
 
 /// Unpacks a wheel of ours into `dir` for `PYTHONPATH`.
@@ -505,27 +513,6 @@ fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
     }
     archive::unpack_as(wheel, SdistFormat::Zip, dir, archive::Limits::default())?;
     Ok(())
-}
-
-/// The target environment's PEP 508 markers.
-fn target_markers(config: &Config) -> anyhow::Result<MarkerEnvironment> {
-    // INTERIM: markers.rs builds this from the configuration.
-    let full = &config.target.python;
-    let short: String = full.split('.').take(2).collect::<Vec<_>>().join(".");
-    MarkerEnvironment::try_from(pep508_rs::MarkerEnvironmentBuilder {
-        implementation_name: "cpython",
-        implementation_version: full,
-        os_name: "posix",
-        platform_machine: "x86_64",
-        platform_python_implementation: "CPython",
-        platform_release: "",
-        platform_system: "Linux",
-        platform_version: "",
-        python_full_version: full,
-        python_version: &short,
-        sys_platform: "linux",
-    })
-    .map_err(|err| anyhow::anyhow!("{}: target.python: {err}", config.path.display()))
 }
 
 fn file_name(path: &Path) -> String {
@@ -581,11 +568,11 @@ fn compare(
 fn commit(
     index: &Path,
     mut manifest: Manifest,
-    manifest_path: &Path,
     built: &[Built],
     build_env: &Sha256,
     pins: &[Pin],
     prune: bool,
+    scope: &str,
 ) -> anyhow::Result<()> {
     let files = index.join("files");
     fs_err::create_dir_all(&files)?;
@@ -623,8 +610,16 @@ fn commit(
             fs_err::remove_file(path)?;
         }
     }
-    fresh::ensure_file_contents(manifest_path, manifest.render().as_bytes(), Mode::Write)?;
-    // INTERIM: refresh-index regenerates the index pages here.
+    let manifest_path = index.join(manifest::FILE_NAME);
+    fresh::ensure_file_contents(&manifest_path, manifest.render().as_bytes(), Mode::Write)?;
+    let report = refresh_index::refresh(index, Mode::Write, || Ok(scope.to_owned()))?;
+    eprintln!(
+        "{}: {} distribution(s); {} index file(s) written, {} removed",
+        index.display(),
+        report.distributions,
+        report.changed.len(),
+        report.removed.len()
+    );
     Ok(())
 }
 

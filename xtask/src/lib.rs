@@ -7,6 +7,7 @@ pub mod adversarial_report;
 pub mod archive;
 pub mod bench;
 pub mod build_deb;
+pub mod build_requirements;
 pub mod build_wheels;
 pub mod check_reproducible;
 pub mod closure;

@@ -30,6 +30,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::build_wheels::manifest::FILE_NAME as BUILT_FROM;
 use crate::config::Config;
 use crate::fresh::{self, Mode, Outcome};
 use crate::hash::Sha256;
@@ -131,13 +132,10 @@ struct Tree {
     pages: BTreeSet<String>,
     /// Directories under `simple/` and `json/`, deepest last.
     page_dirs: Vec<String>,
-    /// `built-from.toml`, when `build-wheels` wrote one: which sdist each
-    /// wheel was built from. Listed (and so signed) like a distribution.
-    provenance: Option<String>,
+    /// Whether `build-wheels` left its provenance file (which sdist each
+    /// wheel was built from); it is listed, and so signed, like a wheel.
+    provenance: bool,
 }
-
-/// The provenance file `build-wheels` keeps at the index root.
-pub const PROVENANCE_FILE: &str = crate::build_wheels::manifest::FILE_NAME;
 
 /// Regenerates the index in `index`; `scope` is asked only when there is no
 /// list yet.
@@ -186,8 +184,11 @@ pub fn refresh(
             .iter()
             .map(|(path, bytes)| (path.clone(), Sha256::of(bytes))),
     );
-    if let Some(name) = &tree.provenance {
-        entries.insert(name.clone(), Sha256::of_file(&index.join(name))?);
+    if tree.provenance {
+        entries.insert(
+            BUILT_FROM.to_owned(),
+            Sha256::of_file(&index.join(BUILT_FROM))?,
+        );
     }
     let list = SignedList { meta, entries }
         .render()
@@ -248,9 +249,9 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
             ("files", Kind::Dir) => {}
             ("simple" | "json", Kind::Dir) => walk_pages(index, &name, &mut tree)?,
             (LIST_FILE | SIGNATURE_FILE, Kind::File) => {}
-            (PROVENANCE_FILE, Kind::File) => tree.provenance = Some(name),
+            (BUILT_FROM, Kind::File) => tree.provenance = true,
             _ => bail!(
-                "{}: unexpected {} in the index (it holds only files/, simple/, json/, {PROVENANCE_FILE}, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
+                "{}: unexpected {} in the index (it holds only files/, simple/, json/, {BUILT_FROM}, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
                 index.join(&name).display(),
                 kind.describe()
             ),

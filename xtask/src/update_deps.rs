@@ -23,7 +23,7 @@ use crate::hash::Sha256;
 use crate::lockfile::{self, Format, SdistLookup};
 use crate::requirements::{lock_text, pin_lock, relock_command, stale_lock, target_text};
 use crate::requirements_txt::{self, Header, Pin, Pins};
-use crate::{failure, markers};
+use crate::{build_requirements, failure, markers};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -74,11 +74,12 @@ pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> any
         bail!("{}: no applications configured", config.path.display());
     }
     let mut outputs = Vec::new();
+    let mut missing_wheels = Vec::new();
     for (name, app) in apps {
-        outputs.extend(
-            plan(&config, name, app, options, lookup)
-                .with_context(|| format!("application {name}"))?,
-        );
+        let planned = plan(&config, name, app, options, lookup)
+            .with_context(|| format!("application {name}"))?;
+        outputs.extend(planned.outputs);
+        missing_wheels.extend(planned.missing_wheels);
     }
     let mut stale = Vec::new();
     for output in &outputs {
@@ -95,6 +96,11 @@ pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> any
             stale.push(rel);
         }
     }
+    if !missing_wheels.is_empty() {
+        // requirements.txt is written (build-wheels reads it); each
+        // build-requirements.txt that lacks wheels is left untouched.
+        return Err(failure::stale(missing_wheels.join("; ")));
+    }
     if !stale.is_empty() {
         return Err(failure::stale(format!(
             "{} out of date; run `{COMMAND}`",
@@ -102,6 +108,13 @@ pub fn run_with(root: &Path, options: &Options, lookup: &dyn SdistLookup) -> any
         )));
     }
     Ok(())
+}
+
+/// The files of one application, and why build-requirements.txt could not
+/// be made (wheels missing from the index), if it could not.
+pub struct Planned {
+    pub outputs: Vec<Output>,
+    pub missing_wheels: Option<String>,
 }
 
 /// The files of one application (requirements.txt; build-requirements.txt
@@ -112,7 +125,7 @@ pub fn plan(
     app: &App,
     options: &Options,
     lookup: &dyn SdistLookup,
-) -> anyhow::Result<Vec<Output>> {
+) -> anyhow::Result<Planned> {
     let root = &config.root;
     let lock_path = inside_root(root, &app.lock, "lockfile")?;
     let pyproject_path = inside_root(root, &app.pyproject, "pyproject")?;
@@ -174,11 +187,59 @@ pub fn plan(
         Err(err) => return Err(err.into()),
     };
     let review = Review::new(old, &pins);
-    Ok(vec![Output {
+    let mut planned = Planned {
+        outputs: vec![Output {
+            path,
+            contents,
+            review,
+        }],
+        missing_wheels: None,
+    };
+    let index = root.join(crate::build_wheels::INDEX_DIR);
+    if index.join("files").is_dir() {
+        match plan_build_requirements(config, name, &index, &pins, &header.target)? {
+            Ok(output) => planned.outputs.push(output),
+            Err(missing) => planned.missing_wheels = Some(missing),
+        }
+    }
+    Ok(planned)
+}
+
+/// `requirements/<app>/build-requirements.txt` from our wheels, or the
+/// message naming every package without one.
+fn plan_build_requirements(
+    config: &Config,
+    name: &str,
+    index: &Path,
+    pins: &[Pin],
+    target: &str,
+) -> anyhow::Result<Result<Output, String>> {
+    let tags = crate::tags::CompatibleTags::for_target(
+        &config.target.python,
+        &config.target.platform,
+        None,
+    )?;
+    let wheels = build_requirements::read_index(index)?;
+    let chosen = match build_requirements::select(pins, &wheels, &tags) {
+        Ok(chosen) => chosen,
+        Err(missing) => return Ok(Err(build_requirements::missing_message(name, &missing))),
+    };
+    let source = format!("requirements/{name}/requirements.txt");
+    let command = format!("{COMMAND} --app {name}");
+    let contents = build_requirements::render(&command, &source, target, &chosen);
+    let path = output_path(&config.root, name, build_requirements::FILE_NAME)?;
+    let old = match fs_err::read_to_string(&path) {
+        Ok(text) => Some(Pins::parse(&text).map_err(|err| format!("{err:#}"))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err.into()),
+    };
+    let new: Vec<Pin> = chosen.into_iter().map(|(pin, _)| pin).collect();
+    let review = Review::new(old, &new);
+    Ok(Ok(Output {
         path,
         contents,
         review,
-    }])
+    }))
 }
 
 /// Reads (hashes, then parses) a lockfile.

@@ -1,12 +1,10 @@
-//! What `build-wheels` builds: the pinned sdists of the bootstrap set
-//! (`packaging/bootstrap/uv.lock`) and of each application
-//! (`requirements/<app>/requirements.txt`).
-//!
-//! INTERIM: until the lockfile readers land, the bootstrap uv.lock is read
-//! here (every package with an sdist, the project itself excluded) and the
-//! requirements files with a minimal parser.
+//! What `build-wheels` builds: the pinned sdists of the bootstrap set (the
+//! production closure of `packaging/bootstrap/uv.lock` for the target, read
+//! by the lockfile readers) and of each application
+//! (`requirements/<app>/requirements.txt`, written by `update-deps`).
+//! Wheel-only pins have no sdist to build and are skipped.
 
-use std::str::FromStr;
+use std::collections::BTreeSet;
 
 use anyhow::{bail, Context};
 use pep440_rs::Version;
@@ -14,6 +12,9 @@ use pep508_rs::PackageName;
 
 use crate::config::Config;
 use crate::hash::Sha256;
+use crate::lockfile::{self, Format};
+use crate::requirements_txt::Pins;
+use crate::{markers, requirements};
 
 /// Whether a pin belongs to the bootstrap set (built with the hook runner on
 /// a PYTHONPATH of other bootstrap wheels) or to an application (built in
@@ -38,7 +39,7 @@ pub struct Pin {
 /// The bootstrap pins and the pins of `app` (all applications when None),
 /// merged: a package pinned by both is built once, as bootstrap.
 pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
-    let mut pins = read_uv_lock(&config.abs(&config.bootstrap.lock), Role::Bootstrap)?;
+    let mut pins = bootstrap_pins(config)?;
     let apps: Vec<&str> = match app {
         Some(name) => {
             config.app(name)?;
@@ -47,22 +48,36 @@ pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
         None => config.apps.keys().map(String::as_str).collect(),
     };
     for name in apps {
-        config.app(name)?;
         let path = config
             .root
             .join("requirements")
             .join(name)
             .join("requirements.txt");
+        let label = path
+            .strip_prefix(&config.root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         let text = fs_err::read_to_string(&path).with_context(|| {
             format!("no pins for {name}: run `cargo xtask update-deps --app {name}` first")
         })?;
-        for pin in parse_requirements(&text, &path)? {
-            match pins.iter().find(|p| p.name == pin.name && p.version == pin.version) {
+        let parsed = Pins::parse(&text).with_context(|| label.clone())?;
+        for pin in parsed.pins.into_iter().filter(|p| !p.wheel_only) {
+            let pin = Pin {
+                name: pin.name.clone(),
+                version: pin.version.clone(),
+                sha256: pin.hashes().copied().collect(),
+                role: Role::App,
+            };
+            match pins
+                .iter()
+                .find(|p| p.name == pin.name && p.version == pin.version)
+            {
                 Some(existing) if existing.sha256 != pin.sha256 => bail!(
-                    "{}: {} {} is pinned with different sdist hashes by the bootstrap set and by {name}",
-                    path.display(),
+                    "{label}: {} {} is pinned with other sdist hashes than in {}",
                     pin.name,
-                    pin.version
+                    pin.version,
+                    config.bootstrap.lock.display()
                 ),
                 Some(_) => {}
                 None => pins.push(pin),
@@ -73,89 +88,32 @@ pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
     Ok(pins)
 }
 
-fn read_uv_lock(path: &std::path::Path, role: Role) -> anyhow::Result<Vec<Pin>> {
-    let text = fs_err::read_to_string(path)?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|err| {
-        anyhow::anyhow!(
-            "{}: {}",
-            path.display(),
-            crate::config::one_line(&err.to_string())
-        )
-    })?;
-    let mut pins = Vec::new();
-    for package in doc
-        .get("package")
-        .and_then(|p| p.as_array())
+/// The sdists of the bootstrap lock's production closure for the target.
+fn bootstrap_pins(config: &Config) -> anyhow::Result<Vec<Pin>> {
+    let path = config.abs(&config.bootstrap.lock);
+    let label = config.bootstrap.lock.display().to_string();
+    let bytes = fs_err::read(&path)?;
+    let text = requirements::lock_text(&label, &bytes)?;
+    let format = Format::detect(&path, text).with_context(|| label.clone())?;
+    let lock = lockfile::parse(&label, format, text)?;
+    let env =
+        markers::environment(&config.target).with_context(|| config.path.display().to_string())?;
+    let how = "build backends must be built from source: pick versions with an sdist";
+    let pins = requirements::pin_lock(
+        &label,
+        lock,
+        &env,
+        &BTreeSet::new(),
+        how,
+        &lockfile::Offline,
+    )?;
+    Ok(pins
         .into_iter()
-        .flatten()
-    {
-        let source = package.get("source").and_then(|s| s.as_table());
-        if source.is_some_and(|s| s.contains_key("virtual") || s.contains_key("editable")) {
-            continue;
-        }
-        let name = package
-            .get("name")
-            .and_then(|n| n.as_str())
-            .context("package without name")?;
-        let version = package
-            .get("version")
-            .and_then(|n| n.as_str())
-            .context("package without version")?;
-        let hash = package
-            .get("sdist")
-            .and_then(|s| s.get("hash"))
-            .and_then(|h| h.as_str())
-            .with_context(|| format!("{}: {name} {version} has no sdist", path.display()))?;
-        let hex = hash
-            .strip_prefix("sha256:")
-            .with_context(|| format!("{}: {hash} is not sha256", path.display()))?;
-        pins.push(Pin {
-            name: PackageName::from_str(name)
-                .with_context(|| format!("{}: {name}", path.display()))?,
-            version: Version::from_str(version)
-                .map_err(|e| anyhow::anyhow!("{}: {version}: {e}", path.display()))?,
-            sha256: vec![
-                Sha256::from_str(hex).with_context(|| format!("{}: {name}", path.display()))?
-            ],
-            role,
-        });
-    }
-    Ok(pins)
-}
-
-fn parse_requirements(text: &str, path: &std::path::Path) -> anyhow::Result<Vec<Pin>> {
-    let joined = text.replace("\\\n", " ");
-    let mut pins = Vec::new();
-    for line in joined.lines() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let spec = words.next().unwrap_or_default();
-        let (name, version) = spec
-            .split_once("==")
-            .with_context(|| format!("{}: {spec:?} is not pinned with ==", path.display()))?;
-        let mut sha256 = Vec::new();
-        for word in words {
-            let hex = word
-                .strip_prefix("--hash=sha256:")
-                .with_context(|| format!("{}: unexpected {word:?}", path.display()))?;
-            sha256.push(
-                Sha256::from_str(hex).with_context(|| format!("{}: {name}", path.display()))?,
-            );
-        }
-        if sha256.is_empty() {
-            bail!("{}: {name} has no --hash", path.display());
-        }
-        pins.push(Pin {
-            name: PackageName::from_str(name)
-                .with_context(|| format!("{}: {name}", path.display()))?,
-            version: Version::from_str(version)
-                .map_err(|e| anyhow::anyhow!("{}: {version}: {e}", path.display()))?,
-            sha256,
-            role: Role::App,
-        });
-    }
-    Ok(pins)
+        .map(|p| Pin {
+            sha256: p.hashes().copied().collect(),
+            name: p.name,
+            version: p.version,
+            role: Role::Bootstrap,
+        })
+        .collect())
 }
