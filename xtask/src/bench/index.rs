@@ -39,10 +39,9 @@ pub fn refresh_index(ctx: &Ctx) -> anyhow::Result<Measured> {
             dir.as_os_str(),
         ]);
         let reset_dir = dir.clone();
-        let scratch =
-            Side::new("from scratch", vec![cmd.clone()]).with_reset(Arc::new(move || {
-                remove_all_but(&reset_dir, &keep).map_err(|e| format!("{e:#}"))
-            }));
+        let scratch = Side::new("pinwheel, from scratch", vec![cmd.clone()]).with_reset(Arc::new(
+            move || remove_all_but(&reset_dir, &keep).map_err(|e| format!("{e:#}")),
+        ));
         let noop = Side::new("pinwheel, nothing changed", vec![cmd]);
         rows.push(run_row(
             ctx,
