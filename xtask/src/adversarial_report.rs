@@ -105,7 +105,8 @@ pub fn build_report(record: &Record, tests: &[SourceTest], output: &str) -> Repo
         }
     }
     let mut report = Report::default();
-    let mut groups: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    // Known areas in their order, then any other area by name.
+    let mut groups: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
     let mismatch = record::compare(record, tests);
     for test in tests {
         let key = test.key();
@@ -132,14 +133,13 @@ pub fn build_report(record: &Record, tests: &[SourceTest], output: &str) -> Repo
             .iter()
             .position(|a| *a == area)
             .unwrap_or(record::AREAS.len());
-        groups.entry(idx).or_default().push(format!(
+        groups.entry((idx, area.clone())).or_default().push(format!(
             "  {status:<11} {key}\n              expected: {}",
             expected.unwrap_or_else(|| "(not in the record)".to_owned())
         ));
     }
     let mut text = String::new();
-    for (idx, lines) in &groups {
-        let area = record::AREAS.get(*idx).copied().unwrap_or("other");
+    for ((_, area), lines) in &groups {
         let _ = writeln!(text, "{area} ({})", lines.len());
         for line in lines {
             let _ = writeln!(text, "{line}");

@@ -224,7 +224,7 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
 
 /// The fault-injection run, bounded, as a BENCHMARKS.md section.
 fn fault_section(ctx: &Ctx) -> anyhow::Result<Measured> {
-    let runs = if ctx.quick { 5 } else { 13 };
+    let runs = if ctx.quick { 5 } else { 17 };
     let summary =
         crate::fault_inject::run_all(&ctx.exe, &ctx.work.join("fault-inject"), runs, 1, &[])?;
     Ok(Measured {

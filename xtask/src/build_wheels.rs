@@ -104,7 +104,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let build_env = manifest::build_env_digest(&config.target.python, &bootstrap_ids);
     let manifest_path = index.join(manifest::FILE_NAME);
     let manifest = manifest::read(&manifest_path)?;
-    remove_stale_temporaries(&files)?;
+    fresh::remove_stale_temporaries(&files)?;
 
     let mut current: BTreeMap<PackageName, Entry> = BTreeMap::new();
     let mut todo: Vec<&Pin> = Vec::new();
@@ -353,24 +353,6 @@ fn up_to_date<'m>(
         }
     }
     Ok(Some(entry))
-}
-
-/// Removes temporary files a killed run left in `files/`.
-fn remove_stale_temporaries(files: &Path) -> anyhow::Result<()> {
-    let Ok(entries) = fs_err::read_dir(files) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let entry = entry?;
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".pinwheel-tmp-")
-        {
-            fs_err::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
 }
 
 /// The verified sdist of every pin: a file in `files/` whose sha256 is

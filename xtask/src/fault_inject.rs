@@ -36,6 +36,8 @@ struct Scenario {
     args: Box<dyn Fn(&Path) -> Vec<OsString>>,
     /// New content that may differ between complete runs (by path).
     accept_new: Box<dyn Fn(&Path, &Path, &Sha256) -> bool>,
+    /// The run after a kill, when it is not simply the same command again.
+    recover: Option<Box<dyn Fn(&Path) -> Vec<OsString>>>,
 }
 
 /// What happened to one command.
@@ -191,11 +193,11 @@ fn scenario(command: &str, _exe: &Path) -> Option<Scenario> {
             command: "refresh-index",
             setup: Box::new(|dir| {
                 copy_config(dir)?;
-                // A consistent old index of 600 files, then 600 more arrive.
+                // A consistent old index of 40 files, then 80 more arrive.
                 let index = dir.join("wheels-index");
                 let generated = crate::fresh::parent_dir(dir).join("generated");
-                let first = inputs::wheel_index(&generated.join("first"), 600, 256, 11)?;
-                let more = inputs::wheel_index(&generated.join("more"), 1200, 256, 11)?;
+                let first = inputs::wheel_index(&generated.join("first"), 40, 256, 11)?;
+                let more = inputs::wheel_index(&generated.join("more"), 120, 256, 11)?;
                 for f in &first {
                     copy_file(&generated.join("first").join(&f.path), &index.join(&f.path))?;
                 }
@@ -211,9 +213,178 @@ fn scenario(command: &str, _exe: &Path) -> Option<Scenario> {
             }),
             args: Box::new(refresh_args),
             accept_new: Box::new(|_, _, _| false),
+            recover: None,
+        }),
+        "update-deps" => Some(Scenario {
+            command: "update-deps",
+            setup: Box::new(|dir| {
+                // Four applications locked once (their requirements written),
+                // then re-locked to other versions and hashes.
+                write_apps_config(dir, APPS)?;
+                for app in 0..APPS {
+                    write_lock(dir, app, 100 + app as u64)?;
+                }
+                let exe = std::env::current_exe()?;
+                run_to_end(&exe, dir, &update_deps_args(dir))?;
+                for app in 0..APPS {
+                    write_lock(dir, app, 200 + app as u64)?;
+                }
+                Ok(())
+            }),
+            args: Box::new(update_deps_args),
+            accept_new: Box::new(|_, _, _| false),
+            recover: None,
+        }),
+        "sign" => Some(Scenario {
+            command: "sign",
+            setup: Box::new(|dir| {
+                // A refreshed index whose list is not signed yet, the
+                // configuration pinning the demo key, and that key.
+                copy_config(dir)?;
+                let root = repo_root()?;
+                for entry in fs_err::read_dir(root.join("packaging/keys"))? {
+                    let path = entry?.path();
+                    if path.is_file() {
+                        copy_file(
+                            &path,
+                            &dir.join("packaging/keys")
+                                .join(path.file_name().unwrap_or_default()),
+                        )?;
+                    }
+                }
+                copy_file(&root.join(DEMO_SECRET), &dir.join("signing-key.asc"))?;
+                let generated = crate::fresh::parent_dir(dir).join("generated");
+                let files = inputs::wheel_index(&generated, 40, 256, 12)?;
+                for f in &files {
+                    copy_file(
+                        &generated.join(&f.path),
+                        &dir.join("wheels-index").join(&f.path),
+                    )?;
+                }
+                let exe = std::env::current_exe()?;
+                run_to_end(&exe, dir, &refresh_args(dir))?;
+                Ok(())
+            }),
+            args: Box::new(|dir| {
+                vec![
+                    "--root".into(),
+                    dir.into(),
+                    "sign".into(),
+                    "--key".into(),
+                    dir.join("signing-key.asc").into(),
+                ]
+            }),
+            accept_new: Box::new(accept_new_signature),
+            // A kill after the signature was written leaves a signed list,
+            // which `sign` rightly refuses to sign twice: then `verify` is
+            // the next run that must succeed.
+            recover: Some(Box::new(|dir| {
+                let signed = accept_new_signature(
+                    dir,
+                    Path::new("wheels-index/sha256sums.txt.asc"),
+                    &Sha256([0; 32]),
+                );
+                if signed {
+                    vec!["--root".into(), dir.into(), "verify".into()]
+                } else {
+                    vec![
+                        "--root".into(),
+                        dir.into(),
+                        "sign".into(),
+                        "--key".into(),
+                        dir.join("signing-key.asc").into(),
+                    ]
+                }
+            })),
         }),
         _ => None,
     }
+}
+
+/// The demonstration maintainer key's secret (checked in, DEMO ONLY).
+const DEMO_SECRET: &str = "packaging/keys/DEMO-ONLY-secret/demo-maintainer.secret.asc";
+
+fn repo_root() -> anyhow::Result<PathBuf> {
+    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?
+        .to_path_buf())
+}
+
+/// A signed list's new content differs from run to run (expiry and
+/// signature time): accept a list with a version of at least 1, and a
+/// signature that `verify-signature` accepts over the tree's list (against
+/// the pinned keys).
+fn accept_new_signature(dir: &Path, path: &Path, _: &Sha256) -> bool {
+    let list = dir.join("wheels-index/sha256sums.txt");
+    if path == Path::new("wheels-index/sha256sums.txt") {
+        let Ok(bytes) = fs_err::read(&list) else {
+            return false;
+        };
+        return crate::sha256sums::SignedList::parse(&bytes).is_ok_and(|l| l.meta.version >= 1);
+    }
+    if path == Path::new("wheels-index/sha256sums.txt.asc") {
+        let Ok(exe) = std::env::current_exe() else {
+            return false;
+        };
+        let keys = dir.join("packaging/keys");
+        return duct::cmd!(
+            exe,
+            "verify-signature",
+            "--keys",
+            keys,
+            &list,
+            dir.join("wheels-index/sha256sums.txt.asc")
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .is_ok_and(|o| o.status.success());
+    }
+    false
+}
+
+/// Applications in the update-deps scenario, and packages in each lock.
+const APPS: usize = 4;
+const LOCKED_PACKAGES: usize = 300;
+
+fn update_deps_args(dir: &Path) -> Vec<OsString> {
+    vec!["--root".into(), dir.into(), "update-deps".into()]
+}
+
+/// The repository's configuration with `[apps]` replaced by `app-0` …
+fn write_apps_config(dir: &Path, apps: usize) -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?;
+    let source = root.join(crate::config::CONFIG_PATH);
+    let mut doc: toml_edit::DocumentMut = fs_err::read_to_string(&source)?
+        .parse()
+        .with_context(|| format!("{}: parsing", source.display()))?;
+    let mut table = toml_edit::Table::new();
+    table.set_implicit(true);
+    for app in 0..apps {
+        let mut t = toml_edit::Table::new();
+        t["dir"] = toml_edit::value(format!("packaging/app-{app}"));
+        t["pyproject"] = toml_edit::value(format!("packaging/app-{app}/pyproject.toml"));
+        t["lock"] = toml_edit::value(format!("packaging/app-{app}/uv.lock"));
+        table.insert(&format!("app-{app}"), toml_edit::Item::Table(t));
+    }
+    doc["apps"] = toml_edit::Item::Table(table);
+    let path = dir.join(crate::config::CONFIG_PATH);
+    fs_err::create_dir_all(crate::fresh::parent_dir(&path))?;
+    fs_err::write(&path, doc.to_string())?;
+    Ok(())
+}
+
+fn write_lock(dir: &Path, app: usize, seed: u64) -> anyhow::Result<()> {
+    let lock = crate::synthetic_lock::generate(LOCKED_PACKAGES, seed);
+    let app_dir = dir.join(format!("packaging/app-{app}"));
+    fs_err::create_dir_all(&app_dir)?;
+    fs_err::write(app_dir.join("pyproject.toml"), &lock.pyproject)?;
+    fs_err::write(app_dir.join("uv.lock"), &lock.uv_lock)?;
+    Ok(())
 }
 
 fn refresh_args(dir: &Path) -> Vec<OsString> {
@@ -222,9 +393,7 @@ fn refresh_args(dir: &Path) -> Vec<OsString> {
 
 /// The repository's configuration, copied into a scratch tree.
 fn copy_config(dir: &Path) -> anyhow::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has no parent directory")?;
+    let root = repo_root()?;
     copy_file(
         &root.join(crate::config::CONFIG_PATH),
         &dir.join(crate::config::CONFIG_PATH),
@@ -281,8 +450,11 @@ fn run_to_end(exe: &Path, dir: &Path, args: &[OsString]) -> anyhow::Result<Durat
     Ok(start.elapsed())
 }
 
+/// Not managed outputs: the repository lock file, and `.pinwheel/` (the
+/// last trusted list version, which `verify` raises when a recovery run
+/// verifies).
 fn ignore(path: &Path) -> bool {
-    path == Path::new(".pinwheel.lock")
+    path == Path::new(".pinwheel.lock") || path.starts_with(".pinwheel")
 }
 
 fn inject(
@@ -303,11 +475,12 @@ fn inject(
 
     // The new state, twice: the command's output must not depend on the run.
     let mut news: Vec<Snapshot> = Vec::new();
-    let mut full = Duration::ZERO;
+    let mut full = Duration::MAX;
     for k in 0..2 {
         let dir = work.join(format!("complete-{k}"));
         copy_tree(&template, &dir)?;
-        full = full.max(run_to_end(exe, &dir, &(scenario.args)(&dir))?);
+        // The shorter run: kill moments past it would mostly miss.
+        full = full.min(run_to_end(exe, &dir, &(scenario.args)(&dir))?);
         news.push(snapshot(&dir, &ignore)?);
     }
     let new = news.swap_remove(0);
@@ -379,7 +552,11 @@ fn inject(
         );
         // The next run must succeed and leave the new state (temporary
         // files a kill left may remain; they are counted above).
-        match run_to_end(exe, &dir, &(scenario.args)(&dir)) {
+        let next = match &scenario.recover {
+            Some(recover) => recover(&dir),
+            None => (scenario.args)(&dir),
+        };
+        match run_to_end(exe, &dir, &next) {
             Ok(_) => {
                 let recovered = snapshot(&dir, &ignore)?;
                 let final_check = check(&new, &new, &recovered, &accept);

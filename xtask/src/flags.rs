@@ -165,7 +165,7 @@ pub struct BenchArgs {
 #[derive(Debug, clap::Args)]
 pub struct FaultInjectArgs {
     /// Kills per command.
-    #[arg(long, default_value_t = 13)]
+    #[arg(long, default_value_t = 17)]
     pub runs: usize,
     /// Seed of the kill moments.
     #[arg(long, default_value_t = 1)]

@@ -94,30 +94,35 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     sync_dir(&dir)
 }
 
-/// The name prefix of our temporary files. One left behind means a run was
-/// killed before its rename; [`remove_stale_temps`] clears them.
+/// The name prefix of the temporary files [`write_atomic`] makes.
 pub const TEMP_PREFIX: &str = ".pinwheel-tmp-";
 
-/// Removes temporary files that killed runs left under `dir` (recursively,
-/// not following links). Call it only while holding the [`RepoLock`], so
-/// that no live run's temporary file is touched. Returns how many went.
-pub fn remove_stale_temps(dir: &Path) -> anyhow::Result<usize> {
-    let mut removed = 0;
-    for entry in fs_err::read_dir(dir)? {
-        let entry = entry.with_context(|| format!("{}: reading the directory", dir.display()))?;
-        let file_type = entry
-            .file_type()
-            .with_context(|| entry.path().display().to_string())?;
-        if file_type.is_dir() {
-            removed += remove_stale_temps(&entry.path())?;
-        } else if file_type.is_file()
-            && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
-        {
-            fs_err::remove_file(entry.path())?;
-            removed += 1;
-        }
+/// Removes the temporary files a killed run left under `dir` (recursively,
+/// not following symlinks) and returns their paths. Call it only while
+/// holding [`RepoLock`]: then no other run is writing them.
+pub fn remove_stale_temporaries(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    if fs_err::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        remove_temporaries_in(dir, &mut removed)?;
     }
     Ok(removed)
+}
+
+fn remove_temporaries_in(dir: &Path, removed: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("{}: file type", path.display()))?;
+        if kind.is_dir() {
+            remove_temporaries_in(&path, removed)?;
+        } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            fs_err::remove_file(&path)?;
+            removed.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -219,14 +224,17 @@ mod tests {
     }
 
     #[test]
-    fn stale_temps_are_removed() {
+    fn stale_temporaries_are_removed() {
         let dir = tempfile::tempdir().unwrap();
-        fs_err::create_dir_all(dir.path().join("a/b")).unwrap();
-        fs_err::write(dir.path().join("a/b/.pinwheel-tmp-x1"), "part").unwrap();
-        fs_err::write(dir.path().join("a/keep.txt"), "whole").unwrap();
-        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
-        assert!(dir.path().join("a/keep.txt").exists());
-        assert!(!dir.path().join("a/b/.pinwheel-tmp-x1").exists());
+        fs_err::create_dir_all(dir.path().join("sub")).unwrap();
+        fs_err::write(dir.path().join("sub/.pinwheel-tmp-abc"), "partial").unwrap();
+        fs_err::write(dir.path().join("sub/keep.txt"), "x").unwrap();
+        let removed = remove_stale_temporaries(dir.path()).unwrap();
+        assert_eq!(removed, [dir.path().join("sub/.pinwheel-tmp-abc")]);
+        assert!(dir.path().join("sub/keep.txt").exists());
+        assert!(remove_stale_temporaries(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

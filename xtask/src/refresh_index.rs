@@ -70,6 +70,18 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Report> {
         .index
         .clone()
         .unwrap_or_else(|| root.join(DEFAULT_INDEX));
+    if options.mode == Mode::Write {
+        // A run killed mid-write leaves fresh.rs's temporary files; under
+        // the lock nobody else is writing them (found by fault injection).
+        let stale = fresh::remove_stale_temporaries(&index)?;
+        if !stale.is_empty() {
+            eprintln!(
+                "{}: removed {} temporary file(s) left by an interrupted run",
+                index.display(),
+                stale.len()
+            );
+        }
+    }
     let report = refresh(&index, options.mode, || Ok(Config::load(root)?.trust.scope))?;
     let label = index.display();
     match options.mode {
@@ -132,10 +144,6 @@ pub fn refresh(
     mode: Mode,
     scope: impl FnOnce() -> anyhow::Result<String>,
 ) -> anyhow::Result<Report> {
-    if mode == Mode::Write && index.is_dir() {
-        // Debris of a run killed between write and rename (we hold the lock).
-        fresh::remove_stale_temps(index)?;
-    }
     let tree = walk(index)?;
     let list_path = index.join(LIST_FILE);
     let old_list = match fs_err::read(&list_path) {

@@ -100,21 +100,39 @@ impl Stats {
     }
 }
 
+/// A warm-up round slower than this limits the timed rounds to
+/// [`SLOW_REPS`].
+pub const SLOW_ROUND: Duration = Duration::from_secs(5);
+pub const SLOW_REPS: usize = 3;
+
 /// Runs each side `warmup` times, then `reps` rounds of one run per side in
 /// turn. A side that fails is dropped from later rounds and reported with
 /// its reason; the others go on.
 pub fn alternate(sides: &[Side], warmup: usize, reps: usize) -> Vec<Outcome> {
     let mut samples: Vec<Result<Vec<Duration>, String>> =
         sides.iter().map(|_| Ok(Vec::new())).collect();
-    for round in 0..warmup + reps {
+    let mut rounds = warmup + reps;
+    let mut round = 0;
+    while round < rounds {
+        let mut slowest = Duration::ZERO;
         for (side, slot) in sides.iter().zip(samples.iter_mut()) {
             let Ok(times) = slot else { continue };
             match side.run_once() {
-                Ok(elapsed) if round >= warmup => times.push(elapsed),
-                Ok(_) => {}
+                Ok(elapsed) => {
+                    slowest = slowest.max(elapsed);
+                    if round >= warmup {
+                        times.push(elapsed);
+                    }
+                }
                 Err(reason) => *slot = Err(reason),
             }
         }
+        // Keep the whole bench within its time budget: a round slower than
+        // SLOW_ROUND gets at most SLOW_REPS timed rounds.
+        if round + 1 == warmup && slowest > SLOW_ROUND {
+            rounds = rounds.min(warmup + SLOW_REPS);
+        }
+        round += 1;
     }
     samples
         .into_iter()

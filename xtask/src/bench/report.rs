@@ -83,7 +83,7 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "Each comparison runs every side once as a warm-up, then {} rounds of A B A B …; times are wall-clock times of whole processes (`Instant` around the child), as users would see them. The ratio column is the peer's median divided by pinwheel's: above 1 means pinwheel is faster.",
+        "Each comparison runs every side once as a warm-up, then {} rounds of A B A B … (3 when a warm-up round took over 5 s); times are wall-clock times of whole processes (`Instant` around the child), as users would see them. The ratio column is the peer's median divided by pinwheel's: above 1 means pinwheel is faster.",
         report.reps
     );
     let _ = writeln!(out);

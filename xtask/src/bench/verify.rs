@@ -60,7 +60,7 @@ pub fn measure(ctx: &Ctx) -> anyhow::Result<Measured> {
         let pinwheel = if have_pinwheel {
             Ok(Side::new(
                 "pinwheel verify",
-                vec![trust.verify_command(ctx, dir)],
+                vec![trust.verify_command(ctx, dir)?],
             ))
         } else {
             Err(Ctx::missing("verify"))
@@ -392,17 +392,29 @@ impl Trust {
         .is_ok_and(|o| o.status.success())
     }
 
-    /// `xtask --root ROOT verify --index DIR --keys KEYS`.
-    pub fn verify_command(&self, ctx: &Ctx, dir: &Path) -> duct::Expression {
-        ctx.xtask([
+    /// `xtask --root ROOT verify --index DIR --keys KEYS`, with a root of
+    /// its own per index: verify records the last trusted version there
+    /// (rollback), and the bench's indexes are unrelated lists.
+    pub fn verify_command(&self, ctx: &Ctx, dir: &Path) -> anyhow::Result<duct::Expression> {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let root = self.root.with_file_name(format!("root-{name}"));
+        write_root_config(ctx, &root, &self.fingerprint)?;
+        let state = root.join(".pinwheel");
+        if state.exists() {
+            fs_err::remove_dir_all(&state)?;
+        }
+        Ok(ctx.xtask([
             "--root".as_ref(),
-            self.root.as_os_str(),
+            root.as_os_str(),
             "verify".as_ref(),
             "--index".as_ref(),
             dir.as_os_str(),
             "--keys".as_ref(),
             self.keys_dir.as_os_str(),
-        ])
+        ]))
     }
 
     /// Stops the gpg-agents the bench's homes started.

@@ -54,7 +54,7 @@ pub fn is_temp_name(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    name.starts_with(".pinwheel-tmp-")
+    name.starts_with(crate::fresh::TEMP_PREFIX)
         || name.starts_with(".tmp")
         || name.ends_with(".part")
         || name.ends_with(".partial")
