@@ -296,6 +296,13 @@ impl Client {
             // A loopback index is never reached through a proxy.
             builder = builder.proxy(None);
         }
+        if let Some(roots) = roots_from_env()? {
+            builder = builder.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+                    .build(),
+            );
+        }
         let agent = builder.build().new_agent();
         Ok(Client {
             agent,
@@ -717,4 +724,33 @@ mod tests {
         }
         .is_transient());
     }
+}
+
+/// TLS roots: Mozilla's, built in, unless `SSL_CERT_FILE` names a PEM
+/// bundle (the OpenSSL convention that pip, uv and curl honour, needed
+/// behind a TLS-inspecting proxy). Every file is hash-pinned either way, so
+/// the roots guard availability and metadata, not what gets installed.
+fn roots_from_env() -> anyhow::Result<Option<Vec<ureq::tls::Certificate<'static>>>> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE") else {
+        return Ok(None);
+    };
+    let pem = anyhow::Context::context(fs_err::read(&path), "SSL_CERT_FILE")?;
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => roots.push(cert),
+            Ok(_) => {}
+            Err(err) => anyhow::bail!(
+                "SSL_CERT_FILE {}: {err}",
+                std::path::Path::new(&path).display()
+            ),
+        }
+    }
+    if roots.is_empty() {
+        anyhow::bail!(
+            "SSL_CERT_FILE {}: no certificate in it",
+            std::path::Path::new(&path).display()
+        );
+    }
+    Ok(Some(roots))
 }
