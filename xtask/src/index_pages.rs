@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::hash::Sha256;
@@ -70,16 +71,23 @@ pub fn render(dists: &[Dist]) -> BTreeMap<String, Vec<u8>> {
         "json/index.json".to_owned(),
         root_json(projects.keys().copied()),
     );
-    for (project, files) in &projects {
-        out.insert(
-            format!("simple/{project}/index.html"),
-            project_html(project, files).into_bytes(),
-        );
-        out.insert(
-            format!("json/{project}/index.json"),
-            project_json(project, files),
-        );
-    }
+    // Projects are independent: render them in parallel, collect sorted.
+    let pages: Vec<[(String, Vec<u8>); 2]> = projects
+        .par_iter()
+        .map(|(project, files)| {
+            [
+                (
+                    format!("simple/{project}/index.html"),
+                    project_html(project, files).into_bytes(),
+                ),
+                (
+                    format!("json/{project}/index.json"),
+                    project_json(project, files),
+                ),
+            ]
+        })
+        .collect();
+    out.extend(pages.into_iter().flatten());
     out
 }
 

@@ -42,6 +42,9 @@ use crate::wheel_filename::WheelFilename;
 /// The index directory, relative to the repository root.
 pub const DEFAULT_INDEX: &str = "wheels-index";
 
+/// Files written at once: fsync-bound, not CPU-bound.
+const WRITE_THREADS: usize = 32;
+
 /// What `refresh-index` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -163,11 +166,11 @@ pub fn refresh(
         .iter()
         .map(|d| (format!("files/{}", d.filename), d.sha256))
         .collect();
-    entries.extend(
-        generated
-            .iter()
-            .map(|(path, bytes)| (path.clone(), Sha256::of(bytes))),
-    );
+    let hashed: Vec<(String, Sha256)> = generated
+        .par_iter()
+        .map(|(path, bytes)| (path.clone(), Sha256::of(bytes)))
+        .collect();
+    entries.extend(hashed);
     let list = SignedList { meta, entries }
         .render()
         .map_err(|e| anyhow::anyhow!("{}: {e}", list_path.display()))?;
@@ -259,14 +262,33 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
 }
 
 fn walk_pages(index: &Path, rel: &str, tree: &mut Tree) -> anyhow::Result<()> {
+    // One directory per project: list them in parallel.
+    let (files, dirs) = list_pages(index, rel)?;
     tree.page_dirs.push(rel.to_owned());
+    tree.pages.extend(files);
+    let subtrees: anyhow::Result<Vec<Tree>> = dirs
+        .par_iter()
+        .map(|dir| {
+            let mut sub = Tree::default();
+            walk_pages(index, dir, &mut sub)?;
+            Ok(sub)
+        })
+        .collect();
+    for sub in subtrees? {
+        tree.page_dirs.extend(sub.page_dirs);
+        tree.pages.extend(sub.pages);
+    }
+    Ok(())
+}
+
+/// The files and directories directly under `index/rel`.
+fn list_pages(index: &Path, rel: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
     for (name, kind) in read_dir(&index.join(rel))? {
         let child = format!("{rel}/{name}");
         match kind {
-            Kind::Dir => walk_pages(index, &child, tree)?,
-            Kind::File => {
-                tree.pages.insert(child);
-            }
+            Kind::Dir => dirs.push(child),
+            Kind::File => files.push(child),
             Kind::Other(_) => bail!(
                 "{}: unexpected {} among the generated pages; remove it",
                 index.join(&child).display(),
@@ -274,7 +296,7 @@ fn walk_pages(index: &Path, rel: &str, tree: &mut Tree) -> anyhow::Result<()> {
             ),
         }
     }
-    Ok(())
+    Ok((files, dirs))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,9 +382,7 @@ fn scan(
         .par_iter()
         .map(|name| {
             let path = index.join("files").join(name);
-            let file = fs_err::File::open(&path)?;
-            let (sha256, size) =
-                Sha256::of_reader(file).with_context(|| format!("{}: reading", path.display()))?;
+            let (sha256, size) = hash_file(&path)?;
             let result = if let Some(w) = wheels.get(name) {
                 let metadata = wheel_metadata(index, name, w, sha256, old)?;
                 let dist = Dist {
@@ -394,6 +414,34 @@ fn scan(
         .collect();
     bar.finish_and_clear();
     scanned
+}
+
+/// The sha256 and size of a file, read through one buffer per thread
+/// (allocating and zeroing a fresh buffer per file costs more than hashing
+/// a small file).
+fn hash_file(path: &Path) -> anyhow::Result<(Sha256, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 * 1024]);
+    }
+    let mut file = fs_err::File::open(path)?;
+    BUF.with_borrow_mut(|buf| {
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        loop {
+            match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    size += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(anyhow::Error::new(e)),
+            }
+        }
+        Ok((Sha256(hasher.finalize().into()), size))
+    })
 }
 
 /// A wheel's METADATA: from the sidecar when the previous list names this
@@ -447,9 +495,14 @@ fn write_all(
         Ok((outcome == Outcome::Changed).then(|| path.clone()))
     };
     let changed: anyhow::Result<Vec<Option<String>>> = match mode {
-        // Writes are independent files: in parallel. Checks print diffs:
-        // in order.
-        Mode::Write => generated.par_iter().map(one).collect(),
+        // Writes are independent files, each waiting on its fsync: many in
+        // flight let the file system commit them together. Checks print
+        // diffs: in order.
+        Mode::Write => rayon::ThreadPoolBuilder::new()
+            .num_threads(WRITE_THREADS)
+            .build()
+            .context("starting the writer threads")?
+            .install(|| generated.par_iter().map(one).collect()),
         Mode::Check => generated.iter().map(one).collect(),
     };
     Ok(changed?.into_iter().flatten().collect())
