@@ -30,6 +30,8 @@ use crate::fresh;
 use crate::hash::{HashingWriter, Sha256};
 use crate::http::{self, Client, Event, Limits};
 
+pub mod bench;
+
 /// Prefix of the temporary files downloads stream into.
 pub const PART_PREFIX: &str = ".pinwheel-part-";
 
@@ -476,11 +478,18 @@ static SIGINT_SEEN_FLAG: std::sync::LazyLock<Arc<AtomicBool>> =
 
 /// While alive, the first SIGINT asks transfers to stop (so that their
 /// temporary files are removed); a second one, or any SIGINT while no fetch
-/// runs, terminates the process as usual.
-struct SigintGuard;
+/// runs, terminates the process as usual. Commands that clean up after an
+/// interrupt themselves (build-wheels) hold one for their whole run and poll
+/// [`SigintGuard::seen`].
+pub struct SigintGuard;
 
 impl SigintGuard {
-    fn arm() -> SigintGuard {
+    /// The flag the first SIGINT sets.
+    pub fn seen() -> Arc<AtomicBool> {
+        Arc::clone(&SIGINT_SEEN_FLAG)
+    }
+
+    pub fn arm() -> SigintGuard {
         SIGINT_INSTALLED.call_once(|| {
             let flag = Arc::clone(&SIGINT_SEEN_FLAG);
             // SAFETY: the action only touches atomics and calls

@@ -72,6 +72,10 @@ pub fn refuse_symlink(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Prefix of the temporary files [`write_atomic`] writes beside their
+/// destination (a run killed mid-write can leave one behind).
+pub const TEMP_PREFIX: &str = ".pinwheel-tmp-";
+
 /// Replaces `path` with `contents` atomically: a temporary file beside it,
 /// fsync, rename, fsync of the directory. Readers see the old file or the
 /// new one, never a part. The file mode is 0644.
@@ -80,7 +84,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let dir = parent_dir(path);
     fs_err::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".pinwheel-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(&dir)
         .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
     tmp.write_all(contents)

@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
-use xtask::{config, failure, flags, fresh, refresh_index, sdist};
+use xtask::{
+    build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index,
+    requirements, sdist, sign, update_deps, verify, verify_signature,
+};
 
 fn main() -> ExitCode {
     let flags = flags::Pinwheel::parse_args();
@@ -31,6 +34,30 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        flags::Command::BuildWheels(args) => build_wheels::run(
+            &root,
+            &build_wheels::Options {
+                app: args.app,
+                rebuild: args.rebuild,
+                verify_reproducible: args.verify_reproducible,
+                jobs: args.jobs,
+            },
+        ),
+        flags::Command::BuildDeb(args) => build_deb::run(
+            &root,
+            &build_deb::Options {
+                app: args.app,
+                out: args.out,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
+        flags::Command::CheckReproducible(args) => check_reproducible::run(
+            &root,
+            &check_reproducible::Options {
+                app: args.app,
+                install_build_deps: args.install_build_deps,
+            },
+        ),
         flags::Command::Sdist(args) => {
             sdist::run(
                 &root,
@@ -41,6 +68,24 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
             )?;
             Ok(())
         }
+        flags::Command::UpdateDeps(args) => update_deps::run(
+            &root,
+            &update_deps::Options {
+                app: args.app,
+                check: args.check,
+                relock: args.relock,
+                online: args.online,
+            },
+        ),
+        flags::Command::Requirements(args) => requirements::run(
+            &root,
+            &requirements::Options {
+                lock: args.lock,
+                pyproject: args.pyproject,
+                python: args.python,
+                allow_wheel_only: args.allow_wheel_only,
+            },
+        ),
         flags::Command::RefreshIndex(args) => {
             let mode = if args.check {
                 fresh::Mode::Check
@@ -55,6 +100,36 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 },
             )?;
             Ok(())
+        }
+        flags::Command::Sign(args) => {
+            let signer = match (args.key, args.gpg) {
+                (Some(key), _) => sign::Signer::Key(key),
+                (None, Some(id)) => sign::Signer::Gpg(id),
+                (None, None) => anyhow::bail!("pass --key FILE or --gpg KEYID"),
+            };
+            sign::run(&root, args.index.as_deref(), signer)
+        }
+        flags::Command::Verify(args) => verify::run(
+            &root,
+            args.index.as_deref(),
+            args.keys.as_deref(),
+            args.threshold.map(|t| t as usize),
+        ),
+        flags::Command::VerifySignature(args) => {
+            verify_signature::run(&args.keys, &args.file, &args.signature)
+        }
+        flags::Command::Bench(args) => xtask::bench::run(
+            &root,
+            xtask::bench::Options {
+                quick: args.quick,
+                only: args.only,
+            },
+        ),
+        flags::Command::FaultInject(args) => {
+            xtask::fault_inject::run(&root, args.runs, args.seed, &args.only)
+        }
+        flags::Command::AdversarialReport(args) => {
+            xtask::adversarial_report::run(&root, args.from_log.as_deref())
         }
     }
 }

@@ -4,11 +4,16 @@
 //! speaks HTML answers HTML), then finding a file by its sha256 and
 //! classifying it as an sdist or a wheel by its file name.
 
+use std::str::FromStr;
+
+use pep508_rs::PackageName;
 use url::Url;
 
 use crate::hash::Sha256;
 use crate::http::{self, Client};
+use crate::sdist_filename::SdistFormat;
 use crate::simple_index::{self, IndexFile, ProjectPage};
+use crate::wheel_filename::WheelFilename;
 
 /// What kind of distribution a file name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,39 +24,28 @@ pub enum DistKind {
     Other,
 }
 
-/// Classifies by file name: `.whl` is a wheel; `.tar.gz`, `.zip`,
-/// `.tar.bz2`, `.tar.xz`, `.tgz`, `.tar` are sdists (PEP 625 allows only
-/// `.tar.gz` for new uploads, older ones exist on the index).
+/// Classifies by file name: a `.whl` that parses as a wheel file name is
+/// a wheel (`wheel_filename.rs`); `.tar.gz`, `.zip` and `.tar.bz2` are
+/// sdists (`sdist_filename.rs`); anything else (eggs, installers, `.tgz`)
+/// is neither.
 pub fn dist_kind(filename: &str) -> DistKind {
-    let lower = filename.to_ascii_lowercase();
-    if lower.ends_with(".whl") {
-        DistKind::Wheel
-    } else if [".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"]
-        .iter()
-        .any(|ext| lower.ends_with(ext))
-    {
+    if filename.ends_with(".whl") {
+        match WheelFilename::from_str(filename) {
+            Ok(_) => DistKind::Wheel,
+            Err(_) => DistKind::Other,
+        }
+    } else if SdistFormat::of(filename).is_some() {
         DistKind::Sdist
     } else {
         DistKind::Other
     }
 }
 
-/// PEP 503 normalization: runs of `-`, `_`, `.` become one `-`, lowercase.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+/// PEP 503 normalization (`pep508_rs::PackageName`): runs of `-`, `_`,
+/// `.` become one `-`, lowercase.
+pub fn normalize(name: &str) -> anyhow::Result<PackageName> {
+    PackageName::new(name.to_owned())
+        .map_err(|err| anyhow::anyhow!("{name:?} is not a valid project name: {err}"))
 }
 
 /// The index at one base URL.
@@ -83,14 +77,7 @@ impl<'a> PackageIndex<'a> {
 
     /// `{index}/{normalized-name}/`.
     pub fn project_url(&self, name: &str) -> anyhow::Result<Url> {
-        let normalized = normalize(name);
-        let ok = !normalized.is_empty()
-            && normalized
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !ok {
-            anyhow::bail!("{name:?} is not a valid project name");
-        }
+        let normalized = normalize(name)?;
         Ok(self.base.join(&format!("{normalized}/"))?)
     }
 
@@ -130,17 +117,13 @@ pub fn find_in_page(page: &ProjectPage, page_url: &Url, sha256: &Sha256) -> Opti
         })
 }
 
-/// "warning: … is yanked …" for a yanked file, `None` otherwise.
-pub fn yank_warning(file: &IndexFile) -> Option<String> {
-    file.yanked.as_ref().map(|reason| {
-        if reason.is_empty() {
-            format!("{} is yanked on the index (no reason given)", file.filename)
+/// "… is yanked on the index: reason" for a yanked file, `None` otherwise.
+pub fn yank_warning(filename: &str, yanked: Option<&str>) -> Option<String> {
+    yanked.map(|reason| {
+        if reason.trim().is_empty() {
+            format!("{filename} is yanked on the index (no reason given)")
         } else {
-            format!(
-                "{} is yanked on the index: {}",
-                file.filename,
-                reason.trim()
-            )
+            format!("{filename} is yanked on the index: {}", reason.trim())
         }
     })
 }
@@ -151,20 +134,29 @@ mod tests {
 
     #[test]
     fn normalizes() {
-        assert_eq!(normalize("Foo.Bar__baz-Qux"), "foo-bar-baz-qux");
-        assert_eq!(normalize("MarkupSafe"), "markupsafe");
-        assert_eq!(normalize("zope.interface"), "zope-interface");
+        assert_eq!(
+            normalize("Foo.Bar__baz-Qux").unwrap().as_ref(),
+            "foo-bar-baz-qux"
+        );
+        assert_eq!(normalize("MarkupSafe").unwrap().as_ref(), "markupsafe");
+        assert_eq!(
+            normalize("zope.interface").unwrap().as_ref(),
+            "zope-interface"
+        );
+        assert!(normalize("../etc").is_err());
     }
 
     #[test]
     fn kinds() {
         assert_eq!(dist_kind("certifi-2024.8.30.tar.gz"), DistKind::Sdist);
-        assert_eq!(dist_kind("Foo-1.0.ZIP"), DistKind::Sdist);
+        assert_eq!(dist_kind("Foo-1.0.zip"), DistKind::Sdist);
         assert_eq!(
             dist_kind("certifi-2024.8.30-py3-none-any.whl"),
             DistKind::Wheel
         );
         assert_eq!(dist_kind("foo-1.0-py2.7.egg"), DistKind::Other);
+        assert_eq!(dist_kind("foo-1.0.whl"), DistKind::Other);
+        assert_eq!(dist_kind("foo-1.0.tgz"), DistKind::Other);
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //!   `scope`). A new list gets the unsigned header (version 0, expired,
 //!   scope from `trust.scope`); `cargo xtask sign` writes the real one.
 //!
-//! Stale generated files are removed; a second run changes nothing. With
+//! Stale generated files are removed, and so are the temporary files
+//! (`.pinwheel-tmp-*`, `.pinwheel-part-*`) of a run that was killed: the
+//! repository lock guarantees that no run is still writing them. A second
+//! run changes nothing. With
 //! `--check` nothing is written: stale files are listed (with diffs) and
 //! the exit code is 1. Anything unexpected in the index (a file that is
 //! neither a wheel, an sdist nor ours, a symbolic link, a directory inside
@@ -122,7 +125,17 @@ struct Tree {
     pages: BTreeSet<String>,
     /// Directories under `simple/` and `json/`, deepest last.
     page_dirs: Vec<String>,
+    /// Temporary files a killed run left at the top or in `files/`
+    /// (index-relative): removed, since the repository lock says no run is
+    /// writing them.
+    leftovers: BTreeSet<String>,
+    /// `built-from.toml`, when `build-wheels` wrote one: which sdist each
+    /// wheel was built from. Listed (and so signed) like a distribution.
+    provenance: Option<String>,
 }
+
+/// The provenance file `build-wheels` keeps at the index root.
+pub const PROVENANCE_FILE: &str = crate::build_wheels::manifest::FILE_NAME;
 
 /// Regenerates the index in `index`; `scope` is asked only when there is no
 /// list yet.
@@ -171,6 +184,9 @@ pub fn refresh(
         .map(|(path, bytes)| (path.clone(), Sha256::of(bytes)))
         .collect();
     entries.extend(hashed);
+    if let Some(name) = &tree.provenance {
+        entries.insert(name.clone(), Sha256::of_file(&index.join(name))?);
+    }
     let list = SignedList { meta, entries }
         .render()
         .map_err(|e| anyhow::anyhow!("{}: {e}", list_path.display()))?;
@@ -190,6 +206,7 @@ pub fn refresh(
         .iter()
         .chain(&tree.pages)
         .filter(|p| !generated.contains_key(p.as_str()))
+        .chain(&tree.leftovers)
         .collect();
     for path in &stale {
         if mode == Mode::Write {
@@ -226,12 +243,17 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
         );
     }
     for (name, kind) in read_dir(index)? {
+        if kind == Kind::File && is_leftover(&name) {
+            tree.leftovers.insert(name);
+            continue;
+        }
         match (name.as_str(), kind) {
             ("files", Kind::Dir) => {}
             ("simple" | "json", Kind::Dir) => walk_pages(index, &name, &mut tree)?,
             (LIST_FILE | SIGNATURE_FILE, Kind::File) => {}
+            (PROVENANCE_FILE, Kind::File) => tree.provenance = Some(name),
             _ => bail!(
-                "{}: unexpected {} in the index (it holds only files/, simple/, json/, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
+                "{}: unexpected {} in the index (it holds only files/, simple/, json/, {PROVENANCE_FILE}, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
                 index.join(&name).display(),
                 kind.describe()
             ),
@@ -246,7 +268,9 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
                 kind.describe()
             );
         }
-        if name.ends_with(".whl.metadata") {
+        if is_leftover(&name) {
+            tree.leftovers.insert(format!("files/{name}"));
+        } else if name.ends_with(".whl.metadata") {
             tree.sidecars.insert(format!("files/{name}"));
         } else if name.ends_with(".whl") || SdistFormat::of(&name).is_some() {
             tree.dists.push(name);
@@ -259,6 +283,11 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
     }
     tree.dists.sort();
     Ok(tree)
+}
+
+/// A temporary file of an interrupted write (`fresh`) or download (`fetch`).
+fn is_leftover(name: &str) -> bool {
+    name.starts_with(fresh::TEMP_PREFIX) || name.starts_with(crate::fetch::PART_PREFIX)
 }
 
 fn walk_pages(index: &Path, rel: &str, tree: &mut Tree) -> anyhow::Result<()> {

@@ -25,21 +25,23 @@
 //! subkey count once, and so does a duplicated packet.
 
 mod armor;
+mod files;
+mod issuer;
 mod keys;
 mod packets;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use pgp::packet::{Signature, SignatureType, SignatureVersion, SubpacketData};
-use pgp::types::{KeyDetails, KeyVersion, VerifyingKey};
+use pgp::types::{KeyDetails, VerifyingKey};
 use time::OffsetDateTime;
 
 pub use armor::{decode as dearmor, encode as enarmor, ArmorError, BlockKind};
+pub use files::{load_keys_dir, read_capped, read_signature_file};
 pub use keys::{
-    fingerprint_hex, parse_fingerprint, parse_key_file, Cert, Component, KeyFileError, KeyProblem,
-    CLOCK_SKEW_SECS, DEMO_MARK,
+    fingerprint_hex, fit_to_sign, parse_fingerprint, parse_key_file, Cert, Component, Fitness,
+    KeyFileError, KeyProblem, CLOCK_SKEW_SECS, DEMO_MARK,
 };
 pub use packets::PacketError;
 
@@ -172,62 +174,6 @@ impl TrustSet {
     }
 }
 
-/// Reads every `*.asc` and `*.pub` file directly in `dir` (sorted by name;
-/// subdirectories are not read). Two files holding the same primary key
-/// are an error.
-pub fn load_keys_dir(dir: &Path) -> anyhow::Result<Vec<Cert>> {
-    let mut paths: Vec<PathBuf> = Vec::new();
-    for entry in fs_err::read_dir(dir)
-        .with_context(|| format!("reading the keys directory {}", dir.display()))?
-    {
-        let path = entry?.path();
-        let is_key = path.extension().is_some_and(|e| e == "asc" || e == "pub");
-        if is_key && path.is_file() {
-            paths.push(path);
-        }
-    }
-    paths.sort();
-    if paths.is_empty() {
-        bail!(
-            "{}: no public keys (*.asc, *.pub) in the keys directory",
-            dir.display()
-        );
-    }
-    let mut certs: Vec<Cert> = Vec::new();
-    for path in paths {
-        let bytes = read_capped(&path, MAX_KEY_FILE)?;
-        for cert in
-            parse_key_file(&bytes, &path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        {
-            if let Some(prev) = certs.iter().find(|c| c.fingerprint() == cert.fingerprint()) {
-                bail!(
-                    "{}: key {} is also in {}; keep one copy per key",
-                    path.display(),
-                    cert.fingerprint(),
-                    prev.source.display()
-                );
-            }
-            certs.push(cert);
-        }
-    }
-    Ok(certs)
-}
-
-/// Reads at most `limit` bytes of `path`, failing (before reading it all)
-/// when the file is larger.
-pub fn read_capped(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = fs_err::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}: reading", path.display()))?;
-    if bytes.len() as u64 > limit {
-        bail!("{}: larger than the {limit}-byte limit", path.display());
-    }
-    Ok(bytes)
-}
-
 /// One good signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoodSignature {
@@ -277,9 +223,17 @@ impl Verified {
     }
 }
 
+/// One signature packet from a `.asc` file: its bytes as found (header
+/// included) and rPGP's parse of them.
+#[derive(Debug, Clone)]
+pub struct ParsedSignature {
+    pub raw: Vec<u8>,
+    pub sig: Signature,
+}
+
 /// Parses a `.asc` file into its distinct signature packets (a packet
-/// repeated byte for byte is kept once).
-pub fn parse_signatures(asc: &[u8]) -> Result<Vec<Signature>, SignatureError> {
+/// repeated byte for byte is kept once), in file order.
+pub fn parse_signatures(asc: &[u8]) -> Result<Vec<ParsedSignature>, SignatureError> {
     let size = asc.len() as u64;
     if size > MAX_SIGNATURE_FILE {
         return Err(SignatureError::TooLarge {
@@ -303,25 +257,33 @@ pub fn parse_signatures(asc: &[u8]) -> Result<Vec<Signature>, SignatureError> {
         }
     }
     let raw = packets::split(&data)?;
-    if let Some(p) = raw.iter().find(|p| matches!(p.tag, 4 | 8 | 11)) {
-        let _ = p;
+    if raw.iter().any(|p| matches!(p.tag, 4 | 8 | 11)) {
         return Err(SignatureError::NotDetached(
             "an OpenPGP message (inline signature)",
         ));
     }
-    let mut seen: Vec<&[u8]> = Vec::new();
-    let mut out = Vec::new();
+    let mut out: Vec<ParsedSignature> = Vec::new();
     for packet in &raw {
-        if seen.contains(&packet.bytes) {
+        if out.iter().any(|p| p.raw == packet.bytes) {
             continue;
         }
-        seen.push(packet.bytes);
-        out.push(packets::parse_signature(packet)?);
+        let sig = packets::parse_signature(packet)?;
+        out.push(ParsedSignature {
+            raw: packet.bytes.to_vec(),
+            sig,
+        });
     }
     if out.is_empty() {
         return Err(SignatureError::Empty);
     }
     Ok(out)
+}
+
+/// Armors signature packets as one `PGP SIGNATURE` block (co-signing
+/// appends a packet and re-armors the lot).
+pub fn armor_signatures<'a>(packets: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let data: Vec<u8> = packets.into_iter().flatten().copied().collect();
+    armor::encode(BlockKind::Signature, &data)
 }
 
 /// Checks every signature in `asc` over `data` against `trust` at `now`.
@@ -335,11 +297,12 @@ pub fn verify_detached(
     let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
     let sigs = parse_signatures(asc)?;
     let mut good = Vec::new();
-    for (i, sig) in sigs.iter().enumerate() {
-        let one = check_one(sig, data, trust, now).map_err(|reason| SignatureError::Bad {
-            index: i + 1,
-            reason,
-        })?;
+    for (i, parsed) in sigs.iter().enumerate() {
+        let one =
+            check_one(&parsed.sig, data, trust, now).map_err(|reason| SignatureError::Bad {
+                index: i + 1,
+                reason,
+            })?;
         good.push(one);
     }
     Ok(Verified { signatures: good })
@@ -375,7 +338,7 @@ fn check_one(
         SignatureType::Text => return Err(Reason::NotBinary("text-mode (type 0x01)".to_owned())),
         other => return Err(Reason::NotBinary(format!("type 0x{:02x}", u8::from(other)))),
     }
-    let (cert, component) = find_issuer(sig, trust)?;
+    let (cert, component) = issuer::find_issuer(sig, trust)?;
     let key_fp = component.fingerprint(cert);
     if !keys::strong_hash(Some(config.hash_alg)) {
         return Err(Reason::WeakHash(config.hash_alg.to_string()));
@@ -462,121 +425,6 @@ fn verify_with(sig: &Signature, key: &impl VerifyingKey, data: &[u8]) -> Result<
     })
 }
 
-/// Finds the pinned certificate and component a signature names as issuer.
-fn find_issuer<'a>(
-    sig: &Signature,
-    trust: &'a TrustSet,
-) -> Result<(&'a Cert, Component<'a>), Reason> {
-    let mut fps: Vec<String> = sig
-        .issuer_fingerprint()
-        .into_iter()
-        .map(fingerprint_hex)
-        .collect();
-    fps.sort();
-    fps.dedup();
-    let mut ids: Vec<String> = sig
-        .issuer_key_id()
-        .into_iter()
-        .filter(|id| !id.is_wildcard())
-        .map(|id| hex::encode_upper(id.as_ref()))
-        .collect();
-    ids.sort();
-    ids.dedup();
-    if fps.is_empty() && ids.is_empty() {
-        return Err(Reason::NoIssuer);
-    }
-    if fps.len() > 1 {
-        return Err(Reason::InconsistentIssuer(format!(
-            "several issuer fingerprints: {}",
-            fps.join(", ")
-        )));
-    }
-    if ids.len() > 1 {
-        return Err(Reason::InconsistentIssuer(format!(
-            "several issuer key IDs: {}",
-            ids.join(", ")
-        )));
-    }
-    let components = |set: &'a [Cert]| {
-        set.iter().flat_map(|c| {
-            std::iter::once((
-                c,
-                Component::Primary,
-                c.key.primary_key.fingerprint(),
-                c.key.primary_key.legacy_key_id(),
-            ))
-            .chain(c.key.public_subkeys.iter().map(move |s| {
-                (
-                    c,
-                    Component::Subkey(s),
-                    s.key.fingerprint(),
-                    s.key.legacy_key_id(),
-                )
-            }))
-        })
-    };
-    if let Some(fp) = fps.first() {
-        if let Some(id) = ids.first() {
-            if let Some(expected) = key_id_of(fp) {
-                if &expected != id {
-                    return Err(Reason::InconsistentIssuer(format!(
-                        "issuer key ID {id} does not belong to issuer fingerprint {fp}"
-                    )));
-                }
-            }
-        }
-        if let Some((cert, comp, _, _)) =
-            components(&trust.trusted).find(|(_, _, f, _)| &fingerprint_hex(f) == fp)
-        {
-            return Ok((cert, comp));
-        }
-        let id = ids.first().cloned().or_else(|| key_id_of(fp));
-        if let Some(id) = id {
-            if let Some((cert, comp, _, _)) =
-                components(&trust.trusted).find(|(_, _, _, k)| hex::encode_upper(k.as_ref()) == id)
-            {
-                return Err(Reason::KeyIdCollision {
-                    key_id: id,
-                    pinned: comp.fingerprint(cert),
-                    issuer: fp.clone(),
-                });
-            }
-        }
-        if let Some((cert, _, _, _)) =
-            components(&trust.unpinned).find(|(_, _, f, _)| &fingerprint_hex(f) == fp)
-        {
-            return Err(Reason::NotPinned(cert.fingerprint()));
-        }
-        return Err(Reason::UnknownKey(fp.clone()));
-    }
-    let id = &ids[0];
-    let matches: Vec<_> = components(&trust.trusted)
-        .filter(|(_, _, _, k)| &hex::encode_upper(k.as_ref()) == id)
-        .collect();
-    match matches.as_slice() {
-        [(cert, comp, _, _)] => Ok((cert, *comp)),
-        [] => {
-            if let Some((cert, _, _, _)) = components(&trust.unpinned)
-                .find(|(_, _, _, k)| &hex::encode_upper(k.as_ref()) == id)
-            {
-                return Err(Reason::NotPinned(cert.fingerprint()));
-            }
-            Err(Reason::UnknownKey(format!("key ID {id}")))
-        }
-        _ => Err(Reason::AmbiguousKeyId(id.clone())),
-    }
-}
-
-/// The key ID a fingerprint implies: the low 64 bits for v4, the high 64
-/// bits for v6.
-fn key_id_of(fp_hex: &str) -> Option<String> {
-    match fp_hex.len() {
-        40 => Some(fp_hex[24..].to_owned()),
-        64 => Some(fp_hex[..16].to_owned()),
-        _ => None,
-    }
-}
-
 fn subpacket_type(data: &SubpacketData) -> u8 {
     use pgp::packet::SubpacketType as T;
     let t = match data {
@@ -609,9 +457,4 @@ pub fn format_time(secs: u64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| format!("{secs} (unix time)"))
-}
-
-/// Whether a key version is one we verify (for callers choosing keys).
-pub fn supported_key_version(v: KeyVersion) -> bool {
-    matches!(v, KeyVersion::V4 | KeyVersion::V6)
 }

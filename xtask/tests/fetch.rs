@@ -391,7 +391,8 @@ fn finds_files_by_hash_in_json_and_html_pages() {
         .find_file("demo-pkg", &Sha256::of(&yanked.bytes))
         .unwrap();
     assert_eq!(
-        xtask::package_index::yank_warning(&found.file).unwrap(),
+        xtask::package_index::yank_warning(&found.file.filename, found.file.yanked.as_deref())
+            .unwrap(),
         "demo_pkg-0.9.tar.gz is yanked on the index: broken"
     );
     assert_eq!(found.file.requires_python.as_deref(), Some(">=3.8"));

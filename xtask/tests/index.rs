@@ -286,6 +286,26 @@ fn removes_stale_generated_files() {
 }
 
 #[test]
+fn removes_temporary_files_of_a_killed_run() {
+    let repo = populated();
+    repo.refresh_ok();
+    let before = repo.snapshot();
+    for p in [
+        "files/.pinwheel-tmp-abc123",
+        "files/.pinwheel-part-xyz",
+        ".pinwheel-tmp-list",
+        "simple/.pinwheel-tmp-q",
+    ] {
+        fs_err::write(repo.index().join(p), "partial").unwrap();
+    }
+    let (code, stderr) = repo.refresh(&["--check"]);
+    assert_eq!(code, 1, "{stderr}");
+    let stderr = repo.refresh_ok();
+    assert!(stderr.contains("0 files written, 4 removed"), "{stderr}");
+    assert_eq!(repo.snapshot(), before);
+}
+
+#[test]
 fn adversarial_check_mode_writes_nothing() {
     let repo = populated();
     repo.refresh_ok();

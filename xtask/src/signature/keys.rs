@@ -50,6 +50,20 @@ pub struct Cert {
 }
 
 impl Cert {
+    /// Wraps a parsed certificate read from `source`.
+    pub fn new(key: SignedPublicKey, source: &Path) -> Cert {
+        let demo = key.details.users.iter().any(|u| {
+            String::from_utf8_lossy(u.id.id())
+                .to_ascii_uppercase()
+                .contains(DEMO_MARK)
+        });
+        Cert {
+            key,
+            source: source.to_path_buf(),
+            demo,
+        }
+    }
+
     /// The primary key's fingerprint, uppercase hex.
     pub fn fingerprint(&self) -> String {
         fingerprint_hex(&self.key.primary_key.fingerprint())

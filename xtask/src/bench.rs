@@ -1,0 +1,271 @@
+//! `cargo xtask bench [--quick] [--only NAME]...`: pinwheel side by side
+//! with the tools users would pick instead, in one run on one machine.
+//! Generates its inputs under `target/bench/` (reused across runs), runs
+//! each comparison A B A B … after a warm-up, and rewrites BENCHMARKS.md
+//! and `bench/scaling.svg` with what it measured and nothing else. A
+//! comparison whose pinwheel command is not on this branch, or whose peer
+//! is not installable, says so in the table instead of a number. With
+//! `--only`, the report goes to `target/bench/` and stdout, leaving the
+//! checked-in BENCHMARKS.md (always one full run) alone.
+
+pub mod inputs;
+pub mod machine;
+pub mod measure;
+pub mod peers;
+pub mod plot;
+pub mod report;
+
+pub mod deb;
+pub mod index;
+pub mod requirements;
+pub mod verify;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+
+use self::report::{Body, Section};
+
+/// The comparisons, in the order they run and appear.
+pub const COMPARISONS: [&str; 9] = [
+    "requirements",
+    "verify",
+    "verify-signature",
+    "refresh-index",
+    "sync-wheels",
+    "build-wheels",
+    "build-deb",
+    "check-reproducible",
+    "fault-inject",
+];
+
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Fewer repetitions and smaller optional inputs.
+    pub quick: bool,
+    /// Run only these comparisons (names from [`COMPARISONS`]).
+    pub only: Vec<String>,
+}
+
+/// Shared state of one bench run.
+pub struct Ctx {
+    /// The pinwheel binary being measured (this very executable).
+    pub exe: PathBuf,
+    /// The repository root.
+    pub root: PathBuf,
+    /// `target/bench/`: generated inputs, peers' venv, scratch trees.
+    pub work: PathBuf,
+    pub warmup: usize,
+    pub reps: usize,
+    pub quick: bool,
+    pub machine: machine::Machine,
+    pub peers: peers::Peers,
+    /// The target interpreter from the configuration.
+    pub interpreter: PathBuf,
+}
+
+impl Ctx {
+    /// Whether this binary has the subcommand `name`.
+    pub fn has_command(&self, name: &str) -> bool {
+        duct::cmd!(&self.exe, name, "--help")
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .run()
+            .is_ok_and(|out| out.status.success())
+    }
+
+    /// The reason recorded when a pinwheel command is missing.
+    pub fn missing(name: &str) -> String {
+        format!("`cargo xtask {name}` is not on this branch yet")
+    }
+
+    /// `xtask ARGS...` as a duct expression.
+    pub fn xtask<I, S>(&self, args: I) -> duct::Expression
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        duct::cmd(&self.exe, args)
+    }
+}
+
+/// What one comparison produced: its section and, for the commands whose
+/// growth is plotted, its panel.
+pub struct Measured {
+    pub section: Section,
+    pub panel: Option<plot::Panel>,
+}
+
+impl Measured {
+    fn skipped(title: &str, intro: &str, reason: String) -> Measured {
+        Measured {
+            section: Section {
+                title: title.to_owned(),
+                intro: intro.to_owned(),
+                body: Body::Skipped(reason),
+                notes: vec![],
+            },
+            panel: None,
+        }
+    }
+}
+
+/// Runs the bench and writes the report.
+pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
+    let start = Instant::now();
+    for name in &options.only {
+        if !COMPARISONS.contains(&name.as_str()) {
+            bail!(
+                "unknown comparison {name:?}; choose from {}",
+                COMPARISONS.join(", ")
+            );
+        }
+    }
+    let work = root.join("target/bench");
+    fs_err::create_dir_all(&work)?;
+    let interpreter = crate::config::Config::load(root)
+        .map(|c| c.target.interpreter)
+        .unwrap_or_else(|_| PathBuf::from("/usr/bin/python3"));
+    let machine = machine::Machine::probe();
+    eprintln!("bench: {machine}");
+    let peers = peers::Peers::prepare(&work, &interpreter);
+    let (warmup, reps) = if options.quick { (1, 3) } else { (1, 7) };
+    let ctx = Ctx {
+        exe: std::env::current_exe().context("locating the xtask binary")?,
+        root: root.to_path_buf(),
+        work: work.clone(),
+        warmup,
+        reps,
+        quick: options.quick,
+        machine: machine.clone(),
+        peers: peers.clone(),
+        interpreter,
+    };
+
+    let mut sections = Vec::new();
+    let mut panels = Vec::new();
+    let mut setup_failures = Vec::new();
+    for name in COMPARISONS {
+        if !options.only.is_empty() && !options.only.iter().any(|o| o == name) {
+            continue;
+        }
+        eprintln!("bench: {name}");
+        let t = Instant::now();
+        let result = match name {
+            "requirements" => requirements::measure(&ctx),
+            "verify" => verify::measure(&ctx),
+            "verify-signature" => verify::measure_signature(&ctx),
+            "refresh-index" => index::refresh_index(&ctx),
+            "sync-wheels" => index::sync_wheels(&ctx),
+            "build-wheels" => index::build_wheels_noop(&ctx),
+            "build-deb" => deb::build_deb(&ctx),
+            "check-reproducible" => deb::check_reproducible(&ctx),
+            "fault-inject" => fault_section(&ctx),
+            _ => unreachable!("COMPARISONS lists {name}"),
+        };
+        let measured = result.unwrap_or_else(|err| {
+            setup_failures.push(format!("{name}: {err:#}"));
+            Measured::skipped(name, "", format!("the bench could not set it up: {err:#}"))
+        });
+        eprintln!("bench: {name} took {}", report::fmt_duration(t.elapsed()));
+        sections.push(measured.section);
+        panels.extend(measured.panel);
+    }
+
+    let partial = !options.only.is_empty();
+    let (md_path, plot_path, plot_link) = if partial {
+        (
+            work.join("BENCHMARKS.md"),
+            work.join("scaling.svg"),
+            "scaling.svg",
+        )
+    } else {
+        (
+            root.join("BENCHMARKS.md"),
+            root.join("bench/scaling.svg"),
+            "bench/scaling.svg",
+        )
+    };
+    let plot = match plot::write(&plot_path, &panels) {
+        Ok(()) => Some(plot_link.to_owned()),
+        Err(err) => {
+            eprintln!("bench: no plot: {err:#}");
+            None
+        }
+    };
+    let report = report::Report {
+        machine,
+        commit: commit(root),
+        warmup,
+        reps,
+        quick: options.quick,
+        peers: peers.versions.clone(),
+        sections,
+        plot,
+        total: start.elapsed(),
+    };
+    let text = report::render(&report);
+    crate::fresh::write_atomic(&md_path, text.as_bytes())?;
+    println!("{text}");
+    eprintln!("bench: wrote {}", md_path.display());
+    if !setup_failures.is_empty() {
+        bail!(
+            "{} comparison(s) could not be set up: {}",
+            setup_failures.len(),
+            setup_failures.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// The fault-injection run, bounded, as a BENCHMARKS.md section.
+fn fault_section(ctx: &Ctx) -> anyhow::Result<Measured> {
+    let runs = if ctx.quick { 5 } else { 13 };
+    let summary =
+        crate::fault_inject::run_all(&ctx.exe, &ctx.work.join("fault-inject"), runs, 1, &[])?;
+    Ok(Measured {
+        section: Section {
+            title: "Fault injection".to_owned(),
+            intro: format!(
+                "Each command runs on a scratch copy of a tree and is killed with SIGKILL at a seeded random moment ({runs} kills per command, seed 1); then every file it manages must be exactly the old version or exactly the new one, no temporary file may sit under a final name, and the next run must succeed. `cargo xtask fault-inject` runs the same check on its own."
+            ),
+            body: Body::Markdown(summary.markdown()),
+            notes: vec![],
+        },
+        panel: None,
+    })
+}
+
+/// `git rev-parse HEAD`, with "-dirty" when the tree has changes other
+/// than the bench's own outputs.
+fn commit(root: &Path) -> Option<String> {
+    let head = duct::cmd!("git", "rev-parse", "HEAD")
+        .dir(root)
+        .stderr_null()
+        .read()
+        .ok()?;
+    let dirty = duct::cmd!(
+        "git",
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":!BENCHMARKS.md",
+        ":!bench"
+    )
+    .dir(root)
+    .stderr_null()
+    .read()
+    .map(|s| !s.trim().is_empty())
+    .unwrap_or(false);
+    Some(format!(
+        "{}{}",
+        head.trim(),
+        if dirty { "-dirty" } else { "" }
+    ))
+}

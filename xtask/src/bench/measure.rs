@@ -1,0 +1,198 @@
+//! Timing: each side of a comparison is a sequence of child processes
+//! (duct expressions); `alternate` runs every side once as a warm-up, then
+//! A B A B … so that a noisy neighbour hurts every side alike, and records
+//! the wall time of each run (`Instant` around the children).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Untimed preparation before each run (e.g. removing generated files so
+/// that every run starts from scratch).
+pub type Reset = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// One tool's way of doing the job: one or more commands run in sequence
+/// (e.g. `gpg --verify` then `sha256sum -c`), timed together.
+#[derive(Clone)]
+pub struct Side {
+    pub label: String,
+    pub steps: Vec<duct::Expression>,
+    pub reset: Option<Reset>,
+}
+
+impl Side {
+    pub fn new(label: impl Into<String>, steps: Vec<duct::Expression>) -> Side {
+        Side {
+            label: label.into(),
+            steps,
+            reset: None,
+        }
+    }
+
+    /// The same side with an untimed reset before every run.
+    pub fn with_reset(mut self, reset: Reset) -> Side {
+        self.reset = Some(reset);
+        self
+    }
+
+    /// Runs every step once and returns the wall time, or a one-line reason
+    /// naming the step that failed.
+    pub fn run_once(&self) -> Result<Duration, String> {
+        if let Some(reset) = &self.reset {
+            reset()?;
+        }
+        let start = Instant::now();
+        for step in &self.steps {
+            let out = step
+                .stdout_null()
+                .stderr_capture()
+                .unchecked()
+                .run()
+                .map_err(|err| format!("{step:?}: {err}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{} exited with {}: {}",
+                    describe(step),
+                    out.status
+                        .code()
+                        .map_or("a signal".to_owned(), |c| c.to_string()),
+                    last_line(&out.stderr)
+                ));
+            }
+        }
+        Ok(start.elapsed())
+    }
+}
+
+/// What one side produced: its run times, or why it could not run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Measured(Stats),
+    Failed(String),
+}
+
+/// Summary of a side's run times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    pub runs: usize,
+    pub median: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Stats {
+    /// Median (mean of the middle two for an even count), min and max.
+    /// `None` for no samples.
+    pub fn of(samples: &[Duration]) -> Option<Stats> {
+        let mut sorted = samples.to_vec();
+        sorted.sort();
+        let n = sorted.len();
+        let median = match n {
+            0 => return None,
+            _ if n % 2 == 1 => sorted[n / 2],
+            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+        };
+        Some(Stats {
+            runs: n,
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+        })
+    }
+}
+
+/// Runs each side `warmup` times, then `reps` rounds of one run per side in
+/// turn. A side that fails is dropped from later rounds and reported with
+/// its reason; the others go on.
+pub fn alternate(sides: &[Side], warmup: usize, reps: usize) -> Vec<Outcome> {
+    let mut samples: Vec<Result<Vec<Duration>, String>> =
+        sides.iter().map(|_| Ok(Vec::new())).collect();
+    for round in 0..warmup + reps {
+        for (side, slot) in sides.iter().zip(samples.iter_mut()) {
+            let Ok(times) = slot else { continue };
+            match side.run_once() {
+                Ok(elapsed) if round >= warmup => times.push(elapsed),
+                Ok(_) => {}
+                Err(reason) => *slot = Err(reason),
+            }
+        }
+    }
+    samples
+        .into_iter()
+        .map(|slot| match slot {
+            Ok(times) => Stats::of(&times)
+                .map_or_else(|| Outcome::Failed("no runs".to_owned()), Outcome::Measured),
+            Err(reason) => Outcome::Failed(reason),
+        })
+        .collect()
+}
+
+/// A short name for a step: its program's file name.
+pub fn describe(step: &duct::Expression) -> String {
+    let text = format!("{step:?}");
+    // duct's Debug output looks like `Cmd(["prog", "arg", ...])`.
+    text.split('"')
+        .nth(1)
+        .map(|prog| prog.rsplit('/').next().unwrap_or(prog).to_owned())
+        .unwrap_or(text)
+}
+
+/// The last non-empty line of a process's stderr, trimmed to 200 bytes.
+pub fn last_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(no output)")
+        .trim();
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn stats_odd_and_even() {
+        let s = Stats::of(&[ms(5), ms(1), ms(3)]).unwrap();
+        assert_eq!((s.runs, s.median, s.min, s.max), (3, ms(3), ms(1), ms(5)));
+        let s = Stats::of(&[ms(4), ms(1), ms(2), ms(10)]).unwrap();
+        assert_eq!(s.median, ms(3));
+        assert_eq!(Stats::of(&[]), None);
+    }
+
+    #[test]
+    fn alternate_runs_and_reports_failures() {
+        let ok = Side::new("true", vec![duct::cmd!("true")]);
+        let bad = Side::new(
+            "false",
+            vec![duct::cmd!(
+                "sh",
+                "-c",
+                "echo 'broken pipe dream' >&2; exit 3"
+            )],
+        );
+        let out = alternate(&[ok, bad], 1, 3);
+        match &out[0] {
+            Outcome::Measured(s) => assert_eq!(s.runs, 3),
+            other => panic!("{other:?}"),
+        }
+        match &out[1] {
+            Outcome::Failed(reason) => {
+                assert!(
+                    reason.contains("sh exited with 3: broken pipe dream"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Running the builds in waves. Bootstrap sdists build with the target
+//! interpreter and a `PYTHONPATH` of exactly the unpacked bootstrap wheels
+//! their build needs (`plan.rs`); a wave holds everything whose needs are
+//! built, self-hosting backends first, at most `--jobs` at a time.
+//! Application sdists then build together in the virtual environment that
+//! holds every bootstrap wheel. Each build unpacks its sdist afresh into its
+//! fixed directory, asks the backend what else it needs
+//! (`get_requires_for_build_wheel`) and, when all of it is built, builds the
+//! wheel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::bail;
+use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
+
+use crate::archive;
+
+use super::build_system::{self, BuildSystem};
+use super::env::{self, BuildRoot};
+use super::hooks::Hooks;
+use super::plan::{BuildSet, Needs};
+use super::progress::Progress;
+
+/// What every build shares.
+pub struct Ctx<'a> {
+    pub build_root: &'a BuildRoot,
+    /// Hooks run by the target interpreter (bootstrap builds).
+    pub target_hooks: Hooks<'a>,
+    /// Hooks run by the build venv's interpreter (application builds).
+    pub venv_hooks: Hooks<'a>,
+    pub source_date_epoch: u64,
+    pub markers: &'a MarkerEnvironment,
+    /// Where full build logs go.
+    pub log_dir: PathBuf,
+    pub jobs: usize,
+    pub interrupted: &'a AtomicBool,
+    pub progress: &'a Progress,
+    /// The file to name when a build requirement is missing.
+    pub bootstrap_pyproject: String,
+}
+
+/// One sdist to build.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: PackageName,
+    pub version: String,
+    /// The verified sdist.
+    pub sdist: PathBuf,
+    pub build_system: BuildSystem,
+    /// What `get_requires_for_build_wheel` added, once asked.
+    pub dynamic: Vec<Requirement>,
+}
+
+impl Job {
+    /// `name version`, for messages.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+
+    fn requires(&self) -> Vec<Requirement> {
+        self.build_system
+            .requires
+            .iter()
+            .chain(&self.dynamic)
+            .cloned()
+            .collect()
+    }
+}
+
+/// A job's result.
+pub enum Outcome {
+    /// The raw wheel the backend wrote.
+    Built(PathBuf),
+    /// The backend asked for more than is built yet.
+    Deferred(Vec<Requirement>),
+}
+
+/// Unpacks `sdist` into `dir/src` and returns the tree: the archive's one
+/// top-level directory.
+pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    if dir.exists() {
+        fs_err::remove_dir_all(dir)?;
+    }
+    for sub in ["home", "tmp", "dist"] {
+        fs_err::create_dir_all(dir.join(sub))?;
+    }
+    let dest = dir.join("src");
+    let unpacked = archive::unpack(sdist, &dest, archive::Limits::default())?;
+    match unpacked.top_level.as_slice() {
+        [top] if dest.join(top).is_dir() => Ok(dest.join(top)),
+        _ => bail!(
+            "{}: an sdist must hold exactly one top-level directory, not {:?}",
+            sdist.display(),
+            unpacked.top_level
+        ),
+    }
+}
+
+/// Reads the build system of an unpacked tree.
+pub fn read_build_system(tree: &Path, label: &str) -> anyhow::Result<BuildSystem> {
+    let pyproject = tree.join("pyproject.toml");
+    let text = match fs_err::read_to_string(&pyproject) {
+        Ok(text) => Some(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err.into()),
+    };
+    build_system::from_tree(text.as_deref(), tree.join("setup.py").is_file(), label)
+}
+
+impl Ctx<'_> {
+    fn missing(&self, job: &Job, unmet: super::plan::Unmet) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{}: {unmet}; add it to {} (then `uv lock` there) and run `cargo xtask build-wheels` again",
+            job.label(),
+            self.bootstrap_pyproject
+        )
+    }
+
+    fn log_path(&self, job: &Job) -> PathBuf {
+        self.log_dir
+            .join(format!("{}-{}.log", job.name, job.version))
+    }
+
+    /// Builds one bootstrap sdist with `site` (unpacked wheels) on its path.
+    fn bootstrap_job(
+        &self,
+        job: &Job,
+        set: &BuildSet,
+        site: &BTreeMap<PackageName, PathBuf>,
+    ) -> anyhow::Result<Outcome> {
+        let label = job.label();
+        let dir = self.build_root.package_dir(job.name.as_ref(), &job.version);
+        let tree = unpack_sdist(&job.sdist, &dir)?;
+        let log = self.log_path(job);
+        fs_err::write(&log, "")?;
+        let path_for = |closure: &BTreeSet<PackageName>| -> Vec<PathBuf> {
+            closure
+                .iter()
+                .filter_map(|n| site.get(n).cloned())
+                .collect()
+        };
+        let closure = match set.needs(&job.build_system.requires, self.markers) {
+            Ok(Needs::Ready(closure)) => closure,
+            Ok(Needs::Waiting(_)) => return Ok(Outcome::Deferred(job.dynamic.clone())),
+            Err(unmet) => return Err(self.missing(job, unmet)),
+        };
+        let env = env::build_env(self.source_date_epoch, &dir, &path_for(&closure), None);
+        let dynamic = self.ask_requires(&self.target_hooks, job, &tree, &env, &log)?;
+        let mut all = job.build_system.requires.clone();
+        all.extend(dynamic.iter().cloned());
+        let closure = match set.needs(&all, self.markers) {
+            Ok(Needs::Ready(closure)) => closure,
+            Ok(Needs::Waiting(_)) => return Ok(Outcome::Deferred(dynamic)),
+            Err(unmet) => return Err(self.missing(job, unmet)),
+        };
+        let env = env::build_env(self.source_date_epoch, &dir, &path_for(&closure), None);
+        let wheel = self
+            .target_hooks
+            .build_wheel(&label, &tree, &dir.join("dist"), &env, &log)?;
+        Ok(Outcome::Built(wheel))
+    }
+
+    /// Builds one application sdist in the build venv.
+    fn app_job(&self, job: &Job, set: &BuildSet, venv: &Path) -> anyhow::Result<Outcome> {
+        let label = job.label();
+        let check = |requires: &[Requirement]| match set.needs(requires, self.markers) {
+            Ok(Needs::Ready(_)) => Ok(()),
+            Ok(Needs::Waiting(_)) => bail!("{label}: the bootstrap set is not fully built"),
+            Err(unmet) => Err(self.missing(job, unmet)),
+        };
+        check(&job.build_system.requires)?;
+        let dir = self.build_root.package_dir(job.name.as_ref(), &job.version);
+        let tree = unpack_sdist(&job.sdist, &dir)?;
+        let log = self.log_path(job);
+        fs_err::write(&log, "")?;
+        let env = env::build_env(self.source_date_epoch, &dir, &[], Some(venv));
+        let dynamic = self.ask_requires(&self.venv_hooks, job, &tree, &env, &log)?;
+        check(&dynamic)?;
+        let wheel = self
+            .venv_hooks
+            .build_wheel(&label, &tree, &dir.join("dist"), &env, &log)?;
+        Ok(Outcome::Built(wheel))
+    }
+
+    fn ask_requires(
+        &self,
+        hooks: &Hooks,
+        job: &Job,
+        tree: &Path,
+        env: &BTreeMap<String, String>,
+        log: &Path,
+    ) -> anyhow::Result<Vec<Requirement>> {
+        let label = job.label();
+        let list = hooks.get_requires(&label, tree, env, log)?;
+        let what = format!("{label} (get_requires_for_build_wheel)");
+        list.iter()
+            .map(|r| build_system::parse_requirement(r, &what))
+            .collect()
+    }
+
+    /// Runs `f` over `jobs`, at most `self.jobs` at once; stops starting new
+    /// ones after the first error. Results come back in input order (None
+    /// for jobs never started).
+    pub fn parallel<T: Sync, R: Send>(
+        &self,
+        jobs: &[T],
+        label: impl Fn(&T) -> String + Sync,
+        f: impl Fn(&T) -> anyhow::Result<R> + Sync,
+    ) -> Vec<Option<anyhow::Result<R>>> {
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let results: Mutex<Vec<Option<anyhow::Result<R>>>> =
+            Mutex::new((0..jobs.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.clamp(1, jobs.len().max(1)) {
+                scope.spawn(|| loop {
+                    if failed.load(Ordering::SeqCst) || self.interrupted.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(i) else { return };
+                    let name = label(job);
+                    self.progress.start(&name);
+                    let result = f(job);
+                    self.progress.finish(&name);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(result);
+                    }
+                });
+            }
+        });
+        results.into_inner().unwrap_or_default()
+    }
+
+    /// Builds `jobs` (bootstrap sdists) in waves. `on_built` post-processes
+    /// each wheel (normalize, record, unpack) and returns its runtime
+    /// requirements and unpacked directory, which later waves use.
+    pub fn build_bootstrap(
+        &self,
+        mut pending: Vec<Job>,
+        set: &mut BuildSet,
+        site: &mut BTreeMap<PackageName, PathBuf>,
+        mut on_built: impl FnMut(&Job, &Path) -> anyhow::Result<(Vec<Requirement>, PathBuf)>,
+    ) -> anyhow::Result<()> {
+        while !pending.is_empty() {
+            let mut ready = Vec::new();
+            let mut waiting = Vec::new();
+            for job in pending.drain(..) {
+                match set.needs(&job.requires(), self.markers) {
+                    Ok(Needs::Ready(_)) => ready.push(job),
+                    Ok(Needs::Waiting(on)) => waiting.push((job, on)),
+                    Err(unmet) => return Err(self.missing(&job, unmet)),
+                }
+            }
+            if ready.is_empty() {
+                let stuck: Vec<String> = waiting
+                    .iter()
+                    .map(|(job, on)| {
+                        let on: Vec<&str> = on.iter().map(|n| n.as_ref()).collect();
+                        format!("{} waits for {}", job.label(), on.join(", "))
+                    })
+                    .collect();
+                bail!(
+                    "cannot order the bootstrap builds, they need each other: {}",
+                    stuck.join("; ")
+                );
+            }
+            // Self-hosting backends first, then by name.
+            ready.sort_by_key(|job| (!job.build_system.self_hosting(), job.name.clone()));
+            let results =
+                self.parallel(&ready, Job::label, |job| self.bootstrap_job(job, set, site));
+            check_interrupted(self.interrupted)?;
+            for (mut job, result) in ready.into_iter().zip(results) {
+                match result {
+                    None => pending.push(job),
+                    Some(Err(err)) => return Err(err),
+                    Some(Ok(Outcome::Deferred(dynamic))) => {
+                        job.dynamic = dynamic;
+                        self.progress.note(&format!(
+                            "{} waits for more build requirements",
+                            job.label()
+                        ));
+                        pending.push(job);
+                    }
+                    Some(Ok(Outcome::Built(wheel))) => {
+                        let (runtime, unpacked) = on_built(&job, &wheel)?;
+                        if let Some(member) = set.members.get_mut(&job.name) {
+                            member.runtime = Some(runtime);
+                        }
+                        site.insert(job.name.clone(), unpacked);
+                    }
+                }
+            }
+            pending.extend(waiting.into_iter().map(|(job, _)| job));
+        }
+        Ok(())
+    }
+
+    /// Builds `jobs` (application sdists) in the venv; `on_built` as above.
+    pub fn build_apps(
+        &self,
+        jobs: &[Job],
+        set: &BuildSet,
+        venv: &Path,
+        mut on_built: impl FnMut(&Job, &Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let results = self.parallel(jobs, Job::label, |job| self.app_job(job, set, venv));
+        check_interrupted(self.interrupted)?;
+        for (job, result) in jobs.iter().zip(results) {
+            match result {
+                None => {}
+                Some(Err(err)) => return Err(err),
+                Some(Ok(Outcome::Deferred(_))) => {
+                    bail!("{}: the build venv lacks a requirement", job.label())
+                }
+                Some(Ok(Outcome::Built(wheel))) => on_built(job, &wheel)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Errors when SIGINT or SIGTERM arrived.
+pub fn check_interrupted(flag: &AtomicBool) -> anyhow::Result<()> {
+    if flag.load(Ordering::SeqCst) {
+        bail!("interrupted; nothing was written to the index");
+    }
+    Ok(())
+}

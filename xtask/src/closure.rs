@@ -1,0 +1,370 @@
+//! The production closure of a lock for the target environment: the
+//! packages `pip install` would put on the target, and the files of each
+//! that we pin.
+//!
+//! Production means the project's main dependencies only (no dev groups,
+//! no optional dependencies of the project itself). PEP 508 markers are
+//! evaluated against the target's full marker environment (`markers.rs`),
+//! with the extras requested along each edge; names are PEP 503-normalized
+//! by `pep508_rs::PackageName`. uv.lock is walked from the project's own
+//! dependencies; poetry.lock, pylock.toml and requirements.txt record per
+//! package when it is installed, and poetry's dependency edges are checked
+//! against the result.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use anyhow::bail;
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerTree, PackageName};
+
+use crate::lockfile::{marker_text, Dependency, Lock, Package, Selection, MAIN};
+use crate::requirements_txt::{Pin, PinnedFile};
+
+/// The packages the target installs, sorted by name.
+pub fn production(lock: &Lock, env: &MarkerEnvironment) -> anyhow::Result<Vec<Package>> {
+    let selected = match &lock.selection {
+        Selection::Walk { project, roots } => walk(lock, env, project, roots)?,
+        Selection::Markers => by_markers(lock, env)?,
+    };
+    let mut by_name: BTreeMap<&PackageName, Vec<&Package>> = BTreeMap::new();
+    for &i in &selected {
+        by_name
+            .entry(&lock.packages[i].name)
+            .or_default()
+            .push(&lock.packages[i]);
+    }
+    let mut out = Vec::new();
+    for (name, versions) in by_name {
+        if let [a, b, ..] = versions.as_slice() {
+            bail!(
+                "two versions of {name} apply to the target ({} and {}); the lock is inconsistent",
+                a.version,
+                b.version
+            );
+        }
+        out.push(versions[0].clone());
+    }
+    Ok(out)
+}
+
+fn evaluate(
+    marker: &MarkerTree,
+    env: &MarkerEnvironment,
+    extras: &[ExtraName],
+    what: &dyn Fn() -> String,
+) -> anyhow::Result<bool> {
+    if marker.is_true() {
+        return Ok(true);
+    }
+    if let Some(key) = crate::markers::unknowable(marker) {
+        bail!(
+            "{}: marker {:?} uses {key}, which is not known for the target",
+            what(),
+            marker_text(marker)
+        );
+    }
+    Ok(marker.evaluate(env, extras))
+}
+
+/// uv.lock: breadth-first from the project's dependencies, following
+/// extras; each package's base dependencies once, each extra's once.
+fn walk(
+    lock: &Lock,
+    env: &MarkerEnvironment,
+    project: &PackageName,
+    roots: &[Dependency],
+) -> anyhow::Result<Vec<usize>> {
+    let mut active: BTreeMap<usize, BTreeSet<ExtraName>> = BTreeMap::new();
+    let mut queue: VecDeque<(usize, Option<ExtraName>)> = VecDeque::new();
+    let edge = |dep: &Dependency,
+                parent: &str,
+                extras: &[ExtraName],
+                active: &mut BTreeMap<usize, BTreeSet<ExtraName>>,
+                queue: &mut VecDeque<(usize, Option<ExtraName>)>|
+     -> anyhow::Result<()> {
+        if !evaluate(&dep.marker, env, extras, &|| {
+            format!("{parent} -> {}", dep.name)
+        })? {
+            return Ok(());
+        }
+        let i = resolve(lock, dep, parent)?;
+        let enabled = active.entry(i).or_insert_with(|| {
+            queue.push_back((i, None));
+            BTreeSet::new()
+        });
+        for extra in &dep.extras {
+            if enabled.insert(extra.clone()) {
+                queue.push_back((i, Some(extra.clone())));
+            }
+        }
+        Ok(())
+    };
+    for dep in roots {
+        edge(dep, project.as_ref(), &[], &mut active, &mut queue)?;
+    }
+    while let Some((i, extra)) = queue.pop_front() {
+        let package = &lock.packages[i];
+        let extras: Vec<ExtraName> = active[&i].iter().cloned().collect();
+        let deps = match &extra {
+            None => package.dependencies.as_slice(),
+            Some(e) => package
+                .optional_dependencies
+                .get(e)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        };
+        let parent = package.to_string();
+        for dep in deps {
+            edge(dep, &parent, &extras, &mut active, &mut queue)?;
+        }
+    }
+    Ok(active.into_keys().collect())
+}
+
+/// The package an edge leads to: by name, then by the version and source
+/// the edge names.
+fn resolve(lock: &Lock, dep: &Dependency, parent: &str) -> anyhow::Result<usize> {
+    let start = lock.packages.partition_point(|p| p.name < dep.name);
+    let end = lock.packages.partition_point(|p| p.name <= dep.name);
+    let candidates: Vec<usize> = (start..end)
+        .filter(|&i| {
+            dep.version
+                .as_ref()
+                .is_none_or(|v| *v == lock.packages[i].version)
+        })
+        .filter(|&i| dep.source.is_none() || dep.source == lock.packages[i].source)
+        .collect();
+    match candidates.as_slice() {
+        [i] => Ok(*i),
+        [] => {
+            let version = dep
+                .version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            bail!(
+                "{parent} depends on {}{version}, which is missing from the lock",
+                dep.name
+            )
+        }
+        many => {
+            let versions: Vec<String> = many
+                .iter()
+                .map(|&i| lock.packages[i].version.to_string())
+                .collect();
+            bail!(
+                "{parent} depends on {}, which the lock holds several times ({}) without saying which",
+                dep.name,
+                versions.join(", ")
+            )
+        }
+    }
+}
+
+/// poetry.lock, pylock.toml, requirements.txt: the packages whose "main"
+/// marker holds; then every unconditional dependency edge of those must
+/// lead to one of them.
+fn by_markers(lock: &Lock, env: &MarkerEnvironment) -> anyhow::Result<Vec<usize>> {
+    let mut selected = Vec::new();
+    for (i, p) in lock.packages.iter().enumerate() {
+        if let Some(marker) = p.groups.get(MAIN) {
+            if evaluate(marker, env, &[], &|| p.to_string())? {
+                selected.push(i);
+            }
+        }
+    }
+    let names: BTreeSet<&PackageName> = selected.iter().map(|&i| &lock.packages[i].name).collect();
+    for &i in &selected {
+        let p = &lock.packages[i];
+        for dep in p
+            .dependencies
+            .iter()
+            .filter(|d| !d.optional && !d.unevaluated)
+        {
+            if !evaluate(&dep.marker, env, &[], &|| format!("{p} -> {}", dep.name))?
+                || names.contains(&dep.name)
+            {
+                continue;
+            }
+            if lock.packages.iter().any(|q| q.name == dep.name) {
+                bail!("{p} depends on {}, which the lock does not install for the target's main group", dep.name);
+            }
+            bail!(
+                "{p} depends on {}, which is missing from the lock",
+                dep.name
+            );
+        }
+    }
+    Ok(selected)
+}
+
+/// What to pin for each package: its sdists; for a package without one
+/// that `wheel_only` allows, its upstream wheels. A package without an
+/// sdist that is not allowed is an error naming it and the two ways out;
+/// `how_to_allow` says how this command allows one.
+pub fn pins(
+    packages: &[Package],
+    wheel_only: &BTreeSet<PackageName>,
+    how_to_allow: &str,
+) -> anyhow::Result<Vec<Pin>> {
+    let mut pins = Vec::new();
+    let mut missing = Vec::new();
+    for p in packages {
+        if !p.unclassified.is_empty() {
+            bail!(
+                "{p}: the lock does not say which of its files is the sdist (look them up first)"
+            );
+        }
+        let (files, wheel_only) = if !p.sdists.is_empty() {
+            (&p.sdists, false)
+        } else if wheel_only.contains(&p.name) && !p.wheels.is_empty() {
+            (&p.wheels, true)
+        } else {
+            missing.push(p.to_string());
+            continue;
+        };
+        let mut files: Vec<PinnedFile> = files
+            .iter()
+            .map(|a| PinnedFile {
+                sha256: a.sha256,
+                filename: Some(a.filename.clone()),
+            })
+            .collect();
+        files.sort();
+        files.dedup_by(|a, b| a.sha256 == b.sha256);
+        if !wheel_only {
+            for f in &mut files {
+                f.filename = None;
+            }
+        }
+        pins.push(Pin {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            files,
+            wheel_only,
+        });
+    }
+    if !missing.is_empty() {
+        bail!(
+            "no sdist in the lock for {}: pin a version that publishes an sdist, or allow the package as wheel-only ({how_to_allow})",
+            missing.join(", ")
+        );
+    }
+    Ok(pins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lockfile::{self, Format};
+
+    fn env() -> MarkerEnvironment {
+        crate::markers::cpython_linux("3.11.2", "x86_64").unwrap()
+    }
+
+    fn names(packages: &[Package]) -> Vec<String> {
+        packages
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect()
+    }
+
+    const UV: &str = include_str!("../test_data/locks/extras-markers/uv.lock");
+
+    #[test]
+    fn uv_walk_follows_extras_and_markers() {
+        let lock = lockfile::parse("uv.lock", Format::Uv, UV).unwrap();
+        let closure = production(&lock, &env()).unwrap();
+        let got = names(&closure);
+        assert!(
+            got.contains(&"pysocks 1.7.1".to_owned()),
+            "extra socks: {got:?}"
+        );
+        assert!(
+            got.contains(&"tomli 2.5.0".to_owned()),
+            "python_full_version < 3.11.3: {got:?}"
+        );
+        assert!(
+            got.contains(&"requests 2.34.2".to_owned()),
+            "fork for >= 3.10: {got:?}"
+        );
+        for absent in ["colorama", "importlib-metadata", "pytest", "pyyaml", "zipp"] {
+            assert!(
+                !got.iter().any(|n| n.starts_with(&format!("{absent} "))),
+                "{absent}: {got:?}"
+            );
+        }
+        let on_3_11_3 = crate::markers::cpython_linux("3.11.3", "x86_64").unwrap();
+        let later = names(&production(&lock, &on_3_11_3).unwrap());
+        assert!(!later.iter().any(|n| n.starts_with("tomli ")), "{later:?}");
+    }
+
+    #[test]
+    fn adversarial_uv_dependency_missing_from_lock() {
+        let text = UV.replacen(
+            "[[package]]\nname = \"idna\"",
+            "[[package]]\nname = \"idna-gone\"",
+            1,
+        );
+        let lock = lockfile::parse("uv.lock", Format::Uv, &text).unwrap();
+        let err = production(&lock, &env()).unwrap_err().to_string();
+        assert!(
+            err.contains("depends on idna, which is missing from the lock"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn adversarial_poetry_dependency_missing_from_lock() {
+        let text = include_str!("../test_data/locks/extras-markers/poetry.lock");
+        let text = text.replacen(
+            "[[package]]\nname = \"idna\"",
+            "[[package]]\nname = \"idna-gone\"",
+            1,
+        );
+        let lock = lockfile::parse("poetry.lock", Format::Poetry, &text).unwrap();
+        let err = production(&lock, &env()).unwrap_err().to_string();
+        assert!(
+            err.contains("depends on idna, which is missing from the lock"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn adversarial_kernel_marker() {
+        let text = UV.replacen(
+            "{ name = \"attrs\" },",
+            "{ name = \"attrs\", marker = \"platform_release >= '6'\" },",
+            1,
+        );
+        let lock = lockfile::parse("uv.lock", Format::Uv, &text).unwrap();
+        let err = production(&lock, &env()).unwrap_err().to_string();
+        assert!(err.contains("uses platform_release"), "{err}");
+    }
+
+    #[test]
+    fn wheel_only_needs_permission() {
+        let text = include_str!("../test_data/locks/wheel-only/uv.lock");
+        let lock = lockfile::parse("uv.lock", Format::Uv, text).unwrap();
+        let closure = production(&lock, &env()).unwrap();
+        let err = pins(&closure, &BTreeSet::new(), "--allow-wheel-only NAME")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "no sdist in the lock for certifi 2026.10.19.post1, tensorboard-data-server 0.7.2"
+            ) && err.contains("--allow-wheel-only NAME"),
+            "{err}"
+        );
+        let allowed: BTreeSet<PackageName> = ["certifi", "tensorboard-data-server"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let pinned = pins(&closure, &allowed, "").unwrap();
+        let tb = pinned
+            .iter()
+            .find(|p| p.name.as_ref() == "tensorboard-data-server")
+            .unwrap();
+        assert!(tb.wheel_only);
+        assert_eq!(tb.files.len(), 3);
+    }
+}

@@ -1,0 +1,197 @@
+//! `pylock.toml`, PEP 751 lock-version 1.x
+//! (<https://packaging.python.org/en/latest/specifications/pylock-toml/>).
+//!
+//! Every `[[packages]]` entry is installed when its `marker` holds on the
+//! target; the same name twice must have disjoint markers. Files are
+//! `sdist` and `wheels`, each with a `hashes` table (we require `sha256`)
+//! and a `name` or a `url`/`path` whose last segment is the file name.
+//!
+//! Not supported: `vcs`, `directory` and `archive` packages (except the
+//! project itself, a `directory` at "."), and markers that use PEP 751's
+//! `extras` / `dependency_groups` variables (lock with the groups you
+//! install, e.g. `uv export --no-dev --format pylock.toml`).
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use super::{
+    parse_marker, parse_name, parse_sha256, parse_version, url_filename, Artifact, Format, Lock,
+    Package, Recorded, Selection, MAIN,
+};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawLock {
+    lock_version: Option<String>,
+    #[serde(default)]
+    packages: Vec<RawPackage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawPackage {
+    name: String,
+    version: Option<String>,
+    marker: Option<String>,
+    index: Option<String>,
+    vcs: Option<toml::Value>,
+    directory: Option<RawDirectory>,
+    archive: Option<toml::Value>,
+    sdist: Option<RawFile>,
+    #[serde(default)]
+    wheels: Vec<RawFile>,
+}
+
+#[derive(Deserialize)]
+struct RawDirectory {
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RawFile {
+    name: Option<String>,
+    url: Option<String>,
+    path: Option<String>,
+    size: Option<u64>,
+    #[serde(default)]
+    hashes: BTreeMap<String, String>,
+}
+
+/// Reads pylock.toml text.
+pub fn parse(text: &str) -> anyhow::Result<Lock> {
+    let raw: RawLock = toml::from_str(text)
+        .map_err(|err| anyhow::anyhow!("malformed TOML: {}", super::one_line(&err.to_string())))?;
+    let version = raw
+        .lock_version
+        .context("no lock-version: not a pylock.toml")?;
+    if version.split('.').next() != Some("1") {
+        bail!("unknown pylock.toml lock-version {version:?} (this reader knows 1.x)");
+    }
+    let mut packages = Vec::new();
+    for p in raw.packages {
+        if let Some(dir) = &p.directory {
+            if dir.path.as_deref() == Some(".") {
+                continue; // the project itself
+            }
+        }
+        let what = format!("package {} {}", p.name, p.version.as_deref().unwrap_or(""));
+        let local = [
+            ("vcs", p.vcs.is_some()),
+            ("directory", p.directory.is_some()),
+            ("archive", p.archive.is_some()),
+        ];
+        if let Some((kind, _)) = local.iter().find(|(_, present)| *present) {
+            bail!("{what} is a {kind} package, not from a package index; pinwheel pins only index packages");
+        }
+        let Some(version) = &p.version else {
+            bail!("package {} has no version", p.name);
+        };
+        let mut out = Package::new(parse_name(&p.name)?, parse_version(&p.name, version)?);
+        out.source = p.index.clone();
+        let marker = match &p.marker {
+            Some(m) => parse_marker(m).with_context(|| what.clone())?,
+            None => pep508_rs::MarkerTree::TRUE,
+        };
+        out.groups.insert(MAIN.to_owned(), marker);
+        if let Some(sdist) = &p.sdist {
+            out.sdists.push(artifact(&what, sdist)?);
+        }
+        for wheel in &p.wheels {
+            out.wheels.push(artifact(&what, wheel)?);
+        }
+        packages.push(out);
+    }
+    Ok(Lock {
+        format: Format::Pylock,
+        packages,
+        selection: Selection::Markers,
+        recorded: Recorded::default(),
+    })
+}
+
+fn artifact(what: &str, f: &RawFile) -> anyhow::Result<Artifact> {
+    let location = f.url.as_deref().or(f.path.as_deref()).unwrap_or("");
+    let filename = f
+        .name
+        .clone()
+        .unwrap_or_else(|| url_filename(location).to_owned());
+    if filename.is_empty() {
+        bail!("{what}: a file has neither a name nor a url");
+    }
+    let Some(digest) = f.hashes.get("sha256") else {
+        let algorithms: Vec<&str> = f.hashes.keys().map(String::as_str).collect();
+        bail!(
+            "{what}: {filename} has no sha256 hash (only: {})",
+            if algorithms.is_empty() {
+                "none".to_owned()
+            } else {
+                algorithms.join(", ")
+            }
+        );
+    };
+    Ok(Artifact {
+        sha256: parse_sha256(&format!("{what}: {filename}"), digest)?,
+        filename,
+        url: f.url.clone(),
+        size: f.size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CASE: &str = include_str!("../../test_data/locks/extras-markers/pylock.toml");
+
+    #[test]
+    fn reads_real_lock() {
+        let lock = parse(CASE).unwrap();
+        let pysocks = lock
+            .packages
+            .iter()
+            .find(|p| p.name.as_ref() == "pysocks")
+            .unwrap();
+        assert_eq!(pysocks.sdists[0].filename, "PySocks-1.7.1.tar.gz");
+        assert_eq!(pysocks.wheels[0].filename, "pysocks-1.7.1-py3-none-any.whl");
+        let colorama = lock
+            .packages
+            .iter()
+            .find(|p| p.name.as_ref() == "colorama")
+            .unwrap();
+        assert_eq!(
+            super::super::marker_text(&colorama.groups[MAIN]),
+            "sys_platform == 'win32'"
+        );
+    }
+
+    #[test]
+    fn unknown_lock_version() {
+        let text = CASE.replace("lock-version = \"1.0\"", "lock-version = \"2.0\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown pylock.toml lock-version \"2.0\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn md5_only() {
+        let text = "lock-version = \"1.0\"\n[[packages]]\nname = \"a\"\nversion = \"1\"\n\
+                    sdist = { url = \"https://h/a-1.tar.gz\", hashes = { md5 = \"00\" } }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("a-1.tar.gz has no sha256 hash (only: md5)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn vcs_package() {
+        let text = "lock-version = \"1.0\"\n[[packages]]\nname = \"a\"\nvcs = { type = \"git\", url = \"https://h/a\" }\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("is a vcs package"), "{err}");
+    }
+}
