@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+mod many;
+pub use many::ensure_many;
+
 /// Whether a generator writes its outputs or only checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

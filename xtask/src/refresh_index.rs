@@ -45,9 +45,6 @@ use crate::wheel_filename::WheelFilename;
 /// The index directory, relative to the repository root.
 pub const DEFAULT_INDEX: &str = "wheels-index";
 
-/// Files written at once: fsync-bound, not CPU-bound.
-const WRITE_THREADS: usize = 32;
-
 /// What `refresh-index` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -144,18 +141,11 @@ pub fn refresh(
     mode: Mode,
     scope: impl FnOnce() -> anyhow::Result<String>,
 ) -> anyhow::Result<Report> {
-    let tree = walk(index)?;
     let list_path = index.join(LIST_FILE);
-    let old_list = match fs_err::read(&list_path) {
-        Ok(bytes) => Some(SignedList::parse(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e}; fix it or restore it from git (a new list is only written where none exists)",
-                list_path.display()
-            )
-        })?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e.into()),
-    };
+    // Listing the index and parsing the old list are independent: overlap
+    // them.
+    let (tree, old_list) = rayon::join(|| walk(index), || read_list(&list_path));
+    let (tree, old_list) = (tree?, old_list?);
     let old_entries = old_list.as_ref().map(|l| &l.entries);
 
     let scanned = scan(index, &tree.dists, old_entries)?;
@@ -225,6 +215,20 @@ pub fn refresh(
         report.changed.push(LIST_FILE.to_owned());
     }
     Ok(report)
+}
+
+/// The existing list, strictly parsed; `None` when there is none yet.
+fn read_list(list_path: &Path) -> anyhow::Result<Option<SignedList>> {
+    match fs_err::read(list_path) {
+        Ok(bytes) => Ok(Some(SignedList::parse(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; fix it or restore it from git (a new list is only written where none exists)",
+                list_path.display()
+            )
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Lists the index, refusing anything pinwheel did not put there.
@@ -519,22 +523,18 @@ fn write_all(
     generated: &BTreeMap<String, Vec<u8>>,
     mode: Mode,
 ) -> anyhow::Result<Vec<String>> {
-    let one = |(path, bytes): (&String, &Vec<u8>)| -> anyhow::Result<Option<String>> {
-        let outcome = fresh::ensure_file_contents(&index.join(path), bytes, mode)?;
-        Ok((outcome == Outcome::Changed).then(|| path.clone()))
-    };
-    let changed: anyhow::Result<Vec<Option<String>>> = match mode {
-        // Writes are independent files, each waiting on its fsync: many in
-        // flight let the file system commit them together. Checks print
-        // diffs: in order.
-        Mode::Write => rayon::ThreadPoolBuilder::new()
-            .num_threads(WRITE_THREADS)
-            .build()
-            .context("starting the writer threads")?
-            .install(|| generated.par_iter().map(one).collect()),
-        Mode::Check => generated.iter().map(one).collect(),
-    };
-    Ok(changed?.into_iter().flatten().collect())
+    let files: Vec<(PathBuf, &[u8])> = generated
+        .iter()
+        .map(|(path, bytes)| (index.join(path), bytes.as_slice()))
+        .collect();
+    let changed = fresh::ensure_many(&files, mode)?;
+    // Back to index-relative paths (ensure_many keeps the input order).
+    let changed: BTreeSet<PathBuf> = changed.into_iter().collect();
+    Ok(generated
+        .keys()
+        .filter(|p| changed.contains(&index.join(p)))
+        .cloned()
+        .collect())
 }
 
 fn progress(len: u64) -> ProgressBar {
