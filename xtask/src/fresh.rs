@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+mod many;
+pub use many::ensure_many;
+
 /// Whether a generator writes its outputs or only checks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -72,6 +75,10 @@ pub fn refuse_symlink(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Prefix of the temporary files [`write_atomic`] writes beside their
+/// destination (a run killed mid-write can leave one behind).
+pub const TEMP_PREFIX: &str = ".pinwheel-tmp-";
+
 /// Replaces `path` with `contents` atomically: a temporary file beside it,
 /// fsync, rename, fsync of the directory. Readers see the old file or the
 /// new one, never a part. The file mode is 0644.
@@ -93,9 +100,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("{}: rename: {}", path.display(), err.error))?;
     sync_dir(&dir)
 }
-
-/// The name prefix of the temporary files [`write_atomic`] makes.
-pub const TEMP_PREFIX: &str = ".pinwheel-tmp-";
 
 /// Removes the temporary files a killed run left under `dir` (recursively,
 /// not following symlinks) and returns their paths. Call it only while

@@ -5,11 +5,16 @@
 //!   `simple/<project>/index.html` (one anchor per file, `href` relative
 //!   to the page: `../../files/<file>#sha256=<hex>`), with PEP 629's
 //!   `pypi:repository-version` meta tag, `data-requires-python`
-//!   (HTML-escaped, PEP 503) and, for wheels, `data-core-metadata` and
-//!   `data-dist-info-metadata` (PEP 714 and PEP 658) announcing the
+//!   (HTML-escaped, PEP 503) and, for wheels, `data-core-metadata`
+//!   (PEP 658 as renamed by PEP 714) announcing the
 //!   `files/<wheel>.metadata` sidecar, which holds exactly the wheel's
-//!   `METADATA`.
-//! - PEP 691 JSON (api-version 1.1, PEP 700: `versions` and `size`).
+//!   `METADATA`. The old name `data-dist-info-metadata` is deliberately not
+//!   written: pip 22.3 to 23.0 (Debian 12 ships 23.0.1) compare the raw
+//!   `Name:` of a sidecar with the requirement as typed, so
+//!   `pip install markupsafe` would reject `Name: MarkupSafe`; the rename
+//!   exists so that those versions ignore the sidecars (PEP 714).
+//! - PEP 691 JSON (api-version 1.1, PEP 700: `versions` and `size`;
+//!   `core-metadata` per PEP 714, without the old `dist-info-metadata`).
 //!   A static host cannot negotiate content types, so the JSON lives at
 //!   its own paths: `json/index.json` and `json/<project>/index.json`,
 //!   with URLs relative to the JSON page (so they point at the same
@@ -26,6 +31,7 @@ use std::fmt::Write as _;
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::hash::Sha256;
@@ -70,16 +76,23 @@ pub fn render(dists: &[Dist]) -> BTreeMap<String, Vec<u8>> {
         "json/index.json".to_owned(),
         root_json(projects.keys().copied()),
     );
-    for (project, files) in &projects {
-        out.insert(
-            format!("simple/{project}/index.html"),
-            project_html(project, files).into_bytes(),
-        );
-        out.insert(
-            format!("json/{project}/index.json"),
-            project_json(project, files),
-        );
-    }
+    // Projects are independent: render them in parallel, collect sorted.
+    let pages: Vec<[(String, Vec<u8>); 2]> = projects
+        .par_iter()
+        .map(|(project, files)| {
+            [
+                (
+                    format!("simple/{project}/index.html"),
+                    project_html(project, files).into_bytes(),
+                ),
+                (
+                    format!("json/{project}/index.json"),
+                    project_json(project, files),
+                ),
+            ]
+        })
+        .collect();
+    out.extend(pages.into_iter().flatten());
     out
 }
 
@@ -112,10 +125,7 @@ fn project_html(project: &PackageName, files: &[&Dist]) -> String {
             let _ = write!(s, " data-requires-python=\"{}\"", html_escape(rp));
         }
         if let Some(m) = &d.core_metadata {
-            let _ = write!(
-                s,
-                " data-dist-info-metadata=\"sha256={m}\" data-core-metadata=\"sha256={m}\""
-            );
+            let _ = write!(s, " data-core-metadata=\"sha256={m}\"");
         }
         let _ = writeln!(s, ">{}</a><br>", html_escape(&d.filename));
     }
@@ -164,8 +174,6 @@ struct FileJson<'a> {
     requires_python: Option<&'a str>,
     #[serde(rename = "core-metadata")]
     core_metadata: serde_json::Value,
-    #[serde(rename = "dist-info-metadata")]
-    dist_info_metadata: serde_json::Value,
     size: u64,
     yanked: bool,
 }
@@ -202,8 +210,7 @@ fn project_json(project: &PackageName, files: &[&Dist]) -> Vec<u8> {
                 url: format!("../../files/{}", url_quote(&d.filename)),
                 hashes: BTreeMap::from([("sha256", d.sha256.hex())]),
                 requires_python: d.requires_python.as_deref(),
-                core_metadata: metadata.clone(),
-                dist_info_metadata: metadata,
+                core_metadata: metadata,
                 size: d.size,
                 yanked: false,
             }
@@ -327,8 +334,8 @@ mod tests {
   </head>
   <body>
     <h1>Links for foo</h1>
-    <a href=\"../../files/foo-0.9-py3-none-any.whl#sha256={}\" data-dist-info-metadata=\"sha256={meta}\" data-core-metadata=\"sha256={meta}\">foo-0.9-py3-none-any.whl</a><br>
-    <a href=\"../../files/foo-1.0%2Blocal-py3-none-any.whl#sha256={}\" data-requires-python=\"&gt;=3.8,&lt;4\" data-dist-info-metadata=\"sha256={meta}\" data-core-metadata=\"sha256={meta}\">foo-1.0+local-py3-none-any.whl</a><br>
+    <a href=\"../../files/foo-0.9-py3-none-any.whl#sha256={}\" data-core-metadata=\"sha256={meta}\">foo-0.9-py3-none-any.whl</a><br>
+    <a href=\"../../files/foo-1.0%2Blocal-py3-none-any.whl#sha256={}\" data-requires-python=\"&gt;=3.8,&lt;4\" data-core-metadata=\"sha256={meta}\">foo-1.0+local-py3-none-any.whl</a><br>
     <a href=\"../../files/foo-1.0.tar.gz#sha256={}\">foo-1.0.tar.gz</a><br>
   </body>
 </html>
@@ -363,6 +370,10 @@ mod tests {
             Sha256::of(b"METADATA").hex()
         );
         assert_eq!(files[2]["core-metadata"], false);
+        assert!(
+            files[1].get("dist-info-metadata").is_none(),
+            "the pre-PEP 714 key trips old pips"
+        );
         assert!(files[2].get("requires-python").is_none());
         assert_eq!(
             files[2]["hashes"]["sha256"],

@@ -12,7 +12,10 @@
 //!   `scope`). A new list gets the unsigned header (version 0, expired,
 //!   scope from `trust.scope`); `cargo xtask sign` writes the real one.
 //!
-//! Stale generated files are removed; a second run changes nothing. With
+//! Stale generated files are removed, and so are the temporary files
+//! (`.pinwheel-tmp-*`, `.pinwheel-part-*`) of a run that was killed: the
+//! repository lock guarantees that no run is still writing them. A second
+//! run changes nothing. With
 //! `--check` nothing is written: stale files are listed (with diffs) and
 //! the exit code is 1. Anything unexpected in the index (a file that is
 //! neither a wheel, an sdist nor ours, a symbolic link, a directory inside
@@ -132,9 +135,13 @@ struct Tree {
     pages: BTreeSet<String>,
     /// Directories under `simple/` and `json/`, deepest last.
     page_dirs: Vec<String>,
-    /// Whether `build-wheels` left its provenance file (which sdist each
-    /// wheel was built from); it is listed, and so signed, like a wheel.
-    provenance: bool,
+    /// Temporary files a killed run left at the top or in `files/`
+    /// (index-relative): removed, since the repository lock says no run is
+    /// writing them.
+    leftovers: BTreeSet<String>,
+    /// `built-from.toml`, when `build-wheels` wrote one: which sdist each
+    /// wheel was built from. Listed (and so signed) like a distribution.
+    provenance: Option<String>,
 }
 
 /// Regenerates the index in `index`; `scope` is asked only when there is no
@@ -144,18 +151,11 @@ pub fn refresh(
     mode: Mode,
     scope: impl FnOnce() -> anyhow::Result<String>,
 ) -> anyhow::Result<Report> {
-    let tree = walk(index)?;
     let list_path = index.join(LIST_FILE);
-    let old_list = match fs_err::read(&list_path) {
-        Ok(bytes) => Some(SignedList::parse(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e}; fix it or restore it from git (a new list is only written where none exists)",
-                list_path.display()
-            )
-        })?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e.into()),
-    };
+    // Listing the index and parsing the old list are independent: overlap
+    // them.
+    let (tree, old_list) = rayon::join(|| walk(index), || read_list(&list_path));
+    let (tree, old_list) = (tree?, old_list?);
     let old_entries = old_list.as_ref().map(|l| &l.entries);
 
     let scanned = scan(index, &tree.dists, old_entries)?;
@@ -179,16 +179,13 @@ pub fn refresh(
         .iter()
         .map(|d| (format!("files/{}", d.filename), d.sha256))
         .collect();
-    entries.extend(
-        generated
-            .iter()
-            .map(|(path, bytes)| (path.clone(), Sha256::of(bytes))),
-    );
-    if tree.provenance {
-        entries.insert(
-            BUILT_FROM.to_owned(),
-            Sha256::of_file(&index.join(BUILT_FROM))?,
-        );
+    let hashed: Vec<(String, Sha256)> = generated
+        .par_iter()
+        .map(|(path, bytes)| (path.clone(), Sha256::of(bytes)))
+        .collect();
+    entries.extend(hashed);
+    if let Some(name) = &tree.provenance {
+        entries.insert(name.clone(), Sha256::of_file(&index.join(name))?);
     }
     let list = SignedList { meta, entries }
         .render()
@@ -209,6 +206,7 @@ pub fn refresh(
         .iter()
         .chain(&tree.pages)
         .filter(|p| !generated.contains_key(p.as_str()))
+        .chain(&tree.leftovers)
         .collect();
     for path in &stale {
         if mode == Mode::Write {
@@ -229,6 +227,20 @@ pub fn refresh(
     Ok(report)
 }
 
+/// The existing list, strictly parsed; `None` when there is none yet.
+fn read_list(list_path: &Path) -> anyhow::Result<Option<SignedList>> {
+    match fs_err::read(list_path) {
+        Ok(bytes) => Ok(Some(SignedList::parse(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; fix it or restore it from git (a new list is only written where none exists)",
+                list_path.display()
+            )
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Lists the index, refusing anything pinwheel did not put there.
 fn walk(index: &Path) -> anyhow::Result<Tree> {
     let mut tree = Tree::default();
@@ -245,11 +257,15 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
         );
     }
     for (name, kind) in read_dir(index)? {
+        if kind == Kind::File && is_leftover(&name) {
+            tree.leftovers.insert(name);
+            continue;
+        }
         match (name.as_str(), kind) {
             ("files", Kind::Dir) => {}
             ("simple" | "json", Kind::Dir) => walk_pages(index, &name, &mut tree)?,
             (LIST_FILE | SIGNATURE_FILE, Kind::File) => {}
-            (BUILT_FROM, Kind::File) => tree.provenance = true,
+            (BUILT_FROM, Kind::File) => tree.provenance = Some(name),
             _ => bail!(
                 "{}: unexpected {} in the index (it holds only files/, simple/, json/, {BUILT_FROM}, {LIST_FILE} and {SIGNATURE_FILE}); remove it",
                 index.join(&name).display(),
@@ -266,7 +282,9 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
                 kind.describe()
             );
         }
-        if name.ends_with(".whl.metadata") {
+        if is_leftover(&name) {
+            tree.leftovers.insert(format!("files/{name}"));
+        } else if name.ends_with(".whl.metadata") {
             tree.sidecars.insert(format!("files/{name}"));
         } else if name.ends_with(".whl") || SdistFormat::of(&name).is_some() {
             tree.dists.push(name);
@@ -281,15 +299,39 @@ fn walk(index: &Path) -> anyhow::Result<Tree> {
     Ok(tree)
 }
 
+/// A temporary file of an interrupted write (`fresh`) or download (`fetch`).
+fn is_leftover(name: &str) -> bool {
+    name.starts_with(fresh::TEMP_PREFIX) || name.starts_with(crate::fetch::PART_PREFIX)
+}
+
 fn walk_pages(index: &Path, rel: &str, tree: &mut Tree) -> anyhow::Result<()> {
+    // One directory per project: list them in parallel.
+    let (files, dirs) = list_pages(index, rel)?;
     tree.page_dirs.push(rel.to_owned());
+    tree.pages.extend(files);
+    let subtrees: anyhow::Result<Vec<Tree>> = dirs
+        .par_iter()
+        .map(|dir| {
+            let mut sub = Tree::default();
+            walk_pages(index, dir, &mut sub)?;
+            Ok(sub)
+        })
+        .collect();
+    for sub in subtrees? {
+        tree.page_dirs.extend(sub.page_dirs);
+        tree.pages.extend(sub.pages);
+    }
+    Ok(())
+}
+
+/// The files and directories directly under `index/rel`.
+fn list_pages(index: &Path, rel: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
     for (name, kind) in read_dir(&index.join(rel))? {
         let child = format!("{rel}/{name}");
         match kind {
-            Kind::Dir => walk_pages(index, &child, tree)?,
-            Kind::File => {
-                tree.pages.insert(child);
-            }
+            Kind::Dir => dirs.push(child),
+            Kind::File => files.push(child),
             Kind::Other(_) => bail!(
                 "{}: unexpected {} among the generated pages; remove it",
                 index.join(&child).display(),
@@ -297,7 +339,7 @@ fn walk_pages(index: &Path, rel: &str, tree: &mut Tree) -> anyhow::Result<()> {
             ),
         }
     }
-    Ok(())
+    Ok((files, dirs))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,9 +429,7 @@ fn scan(
         .par_iter()
         .map(|name| {
             let path = index.join("files").join(name);
-            let file = fs_err::File::open(&path)?;
-            let (sha256, size) =
-                Sha256::of_reader(file).with_context(|| format!("{}: reading", path.display()))?;
+            let (sha256, size) = hash_file(&path)?;
             let result = if let Some(w) = wheels.get(name) {
                 let metadata = wheel_metadata(index, name, w, sha256, old)?;
                 let dist = Dist {
@@ -421,6 +461,34 @@ fn scan(
         .collect();
     bar.finish_and_clear();
     scanned
+}
+
+/// The sha256 and size of a file, read through one buffer per thread
+/// (allocating and zeroing a fresh buffer per file costs more than hashing
+/// a small file).
+fn hash_file(path: &Path) -> anyhow::Result<(Sha256, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 * 1024]);
+    }
+    let mut file = fs_err::File::open(path)?;
+    BUF.with_borrow_mut(|buf| {
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        loop {
+            match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    size += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(anyhow::Error::new(e)),
+            }
+        }
+        Ok((Sha256(hasher.finalize().into()), size))
+    })
 }
 
 /// A wheel's METADATA: from the sidecar when the previous list names this
@@ -469,17 +537,18 @@ fn write_all(
     generated: &BTreeMap<String, Vec<u8>>,
     mode: Mode,
 ) -> anyhow::Result<Vec<String>> {
-    let one = |(path, bytes): (&String, &Vec<u8>)| -> anyhow::Result<Option<String>> {
-        let outcome = fresh::ensure_file_contents(&index.join(path), bytes, mode)?;
-        Ok((outcome == Outcome::Changed).then(|| path.clone()))
-    };
-    let changed: anyhow::Result<Vec<Option<String>>> = match mode {
-        // Writes are independent files: in parallel. Checks print diffs:
-        // in order.
-        Mode::Write => generated.par_iter().map(one).collect(),
-        Mode::Check => generated.iter().map(one).collect(),
-    };
-    Ok(changed?.into_iter().flatten().collect())
+    let files: Vec<(PathBuf, &[u8])> = generated
+        .iter()
+        .map(|(path, bytes)| (index.join(path), bytes.as_slice()))
+        .collect();
+    let changed = fresh::ensure_many(&files, mode)?;
+    // Back to index-relative paths (ensure_many keeps the input order).
+    let changed: BTreeSet<PathBuf> = changed.into_iter().collect();
+    Ok(generated
+        .keys()
+        .filter(|p| changed.contains(&index.join(p)))
+        .cloned()
+        .collect())
 }
 
 fn progress(len: u64) -> ProgressBar {

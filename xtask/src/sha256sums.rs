@@ -29,8 +29,7 @@
 //! has `version: 0` and `expires: 1970-01-01T00:00:00Z`: it is never valid
 //! until `cargo xtask sign` writes a real header.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashMap};
 
 use time::OffsetDateTime;
 
@@ -170,23 +169,29 @@ pub enum PathError {
 
 /// Checks one relative path (as found under the index) for the list.
 pub fn check_path(path: &str) -> Result<(), PathError> {
-    if path.is_empty() {
+    // One pass over the bytes (this runs for every line of a list with tens
+    // of thousands of lines).
+    let bytes = path.as_bytes();
+    if bytes.is_empty() {
         return Err(PathError::Empty);
     }
-    if path.starts_with('/') {
+    if bytes[0] == b'/' {
         return Err(PathError::Absolute);
     }
-    if path.contains('\\') {
-        return Err(PathError::Backslash);
-    }
-    if !path.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err(PathError::Character);
-    }
-    for component in path.split('/') {
-        match component {
-            ".." => return Err(PathError::ParentDir),
-            "" | "." => return Err(PathError::EmptyOrDotComponent),
-            _ => {}
+    let mut start = 0;
+    for i in 0..=bytes.len() {
+        let b = if i < bytes.len() { bytes[i] } else { b'/' };
+        if b == b'/' {
+            match &bytes[start..i] {
+                b".." => return Err(PathError::ParentDir),
+                b"" | b"." => return Err(PathError::EmptyOrDotComponent),
+                _ => {}
+            }
+            start = i + 1;
+        } else if b == b'\\' {
+            return Err(PathError::Backslash);
+        } else if !(0x21..=0x7e).contains(&b) {
+            return Err(PathError::Character);
         }
     }
     if path == LIST_FILE || path == SIGNATURE_FILE {
@@ -232,16 +237,13 @@ impl SignedList {
         }
         let mut checker = EntryChecker::default();
         let mut out = String::with_capacity(128 + self.entries.len() * 140);
-        let _ = writeln!(out, "# pinwheel-list: {FORMAT_VERSION}");
-        let _ = writeln!(out, "# version: {}", self.meta.version);
-        let _ = writeln!(out, "# expires: {}", format_expiry(self.meta.expires));
-        let _ = writeln!(out, "# scope: {}", self.meta.scope);
+        out.push_str(&render_header(&self.meta));
         for (i, (path, digest)) in self.entries.iter().enumerate() {
             let line = KEYS.len() + 1 + i;
             checker
                 .check(line, path)
                 .map_err(|kind| ListError { line, kind })?;
-            out.push_str(&digest.hex());
+            push_hex(&mut out, digest);
             out.push_str("  ");
             out.push_str(path);
             out.push('\n');
@@ -292,7 +294,7 @@ impl SignedList {
         };
 
         let mut values: Vec<&str> = Vec::with_capacity(KEYS.len());
-        let mut entries = BTreeMap::new();
+        let mut entries: Vec<(String, Sha256)> = Vec::new();
         let mut checker = EntryChecker::default();
         let mut previous: Option<&str> = None;
         let mut last_line = 0;
@@ -340,8 +342,7 @@ impl SignedList {
             if values.len() < KEYS.len() {
                 return Err(err(ListErrorKind::MissingKey(KEYS[values.len()])));
             }
-            let (hex, path) = parse_entry(l).map_err(err)?;
-            let digest: Sha256 = hex.parse().map_err(|e| err(ListErrorKind::BadDigest(e)))?;
+            let (digest, path) = parse_entry(l).map_err(err)?;
             checker.check(line, path).map_err(err)?;
             if let Some(prev) = previous {
                 if path.as_bytes() < prev.as_bytes() {
@@ -352,7 +353,7 @@ impl SignedList {
                 }
             }
             previous = Some(path);
-            entries.insert(path.to_owned(), digest);
+            entries.push((path.to_owned(), digest));
         }
         if values.len() < KEYS.len() {
             return Err(ListError {
@@ -386,10 +387,12 @@ impl SignedList {
                 expires,
                 scope: scope.to_owned(),
             },
-            entries,
+            entries: entries.into_iter().collect(),
         };
-        // Belt and braces: one list, one representation.
-        if list.render().ok().as_deref() != Some(text) {
+        // Belt and braces: one list, one representation. The entry lines
+        // are canonical by construction (64 lowercase hex digits, two
+        // spaces, a checked path, LF), so only the header is compared.
+        if !text.starts_with(&render_header(&list.meta)) {
             return Err(ListError {
                 line: 1,
                 kind: ListErrorKind::NotCanonical,
@@ -399,35 +402,79 @@ impl SignedList {
     }
 }
 
-/// Splits `<hex>  <path>`; the digest is checked by the caller so that
-/// 63 or 65 digits are reported as such.
-fn parse_entry(l: &str) -> Result<(&str, &str), ListErrorKind> {
+/// The four header lines.
+fn render_header(meta: &ListMeta) -> String {
+    format!(
+        "# pinwheel-list: {FORMAT_VERSION}\n# version: {}\n# expires: {}\n# scope: {}\n",
+        meta.version,
+        format_expiry(meta.expires),
+        meta.scope
+    )
+}
+
+/// Splits `<hex>  <path>` and decodes the digest; the digest is checked
+/// before the separator so that 63 or 65 digits are reported as such.
+fn parse_entry(l: &str) -> Result<(Sha256, &str), ListErrorKind> {
     let (hex, rest) = l.split_once(' ').ok_or(ListErrorKind::MalformedEntry)?;
     if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ListErrorKind::MalformedEntry);
     }
-    // Check the digest before the separator so that 63/65 hex digits say so.
-    if let Err(e) = hex.parse::<Sha256>() {
-        return Err(ListErrorKind::BadDigest(e));
-    }
+    let digest = decode_digest(hex.as_bytes()).map_err(ListErrorKind::BadDigest)?;
     let path = rest
         .strip_prefix(' ')
         .ok_or(ListErrorKind::MalformedEntry)?;
     if path.starts_with('*') || path.starts_with(' ') {
         return Err(ListErrorKind::MalformedEntry);
     }
-    Ok((hex, path))
+    Ok((digest, path))
+}
+
+/// 64 lowercase hex digits to a digest (the same rules as
+/// `Sha256::from_str`, in one tight loop).
+fn decode_digest(hex: &[u8]) -> Result<Sha256, Sha256Error> {
+    if hex.len() != 64 {
+        return Err(Sha256Error::Length(hex.len()));
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let mut byte = 0u8;
+        for &c in pair {
+            let v = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ => return Err(Sha256Error::NotHex),
+            };
+            byte = (byte << 4) | v;
+        }
+        out[i] = byte;
+    }
+    Ok(Sha256(out))
+}
+
+/// Appends a digest as 64 lowercase hex digits.
+fn push_hex(out: &mut String, digest: &Sha256) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    for (i, b) in digest.0.iter().enumerate() {
+        buf[2 * i] = DIGITS[(b >> 4) as usize];
+        buf[2 * i + 1] = DIGITS[(b & 0xf) as usize];
+    }
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// Per-entry checks that need the entries seen so far: duplicates, case
 /// collisions, and a path that needs another path to be a directory.
 #[derive(Default)]
 struct EntryChecker {
-    /// ASCII-lowercased path -> (line, path as written).
-    seen: BTreeMap<String, (usize, String)>,
+    /// ASCII-lowercased path -> (line, path as written). Lookups only:
+    /// nothing iterates these maps, so a HashMap cannot leak its order.
+    seen: HashMap<String, (usize, String)>,
     /// ASCII-lowercased directories implied by the paths so far, with the
     /// line that first implied each and the path on it.
-    dirs: BTreeMap<String, (usize, String)>,
+    dirs: HashMap<String, (usize, String)>,
+    /// The directory part of the previous path, whose ancestors are
+    /// already checked (sorted input: most paths share it).
+    last_dir: String,
 }
 
 impl EntryChecker {
@@ -437,7 +484,7 @@ impl EntryChecker {
             reason,
         })?;
         let folded = path.to_ascii_lowercase();
-        if let Some((other_line, other)) = self.seen.get(&folded) {
+        if let Some((other_line, other)) = self.seen.get(folded.as_str()) {
             return Err(if other == path {
                 ListErrorKind::DuplicatePath {
                     path: path.to_owned(),
@@ -451,13 +498,20 @@ impl EntryChecker {
                 }
             });
         }
-        if let Some((other_line, _)) = self.dirs.get(&folded) {
+        if let Some((other_line, _)) = self.dirs.get(folded.as_str()) {
             return Err(ListErrorKind::FileIsDirectory {
                 path: path.to_owned(),
                 other_line: *other_line,
             });
         }
-        for (i, _) in folded.match_indices('/') {
+        let dir_end = path.rfind('/').unwrap_or(0);
+        let already_checked = path[..dir_end] == self.last_dir;
+        let slashes = folded
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'/')
+            .map(|(i, _)| i);
+        for i in slashes.take_while(|_| !already_checked) {
             let dir = &folded[..i];
             if let Some((other_line, _)) = self.seen.get(dir) {
                 return Err(ListErrorKind::FileIsDirectory {
@@ -478,6 +532,9 @@ impl EntryChecker {
                     self.dirs.insert(dir.to_owned(), (line, path.to_owned()));
                 }
             }
+        }
+        if !already_checked {
+            self.last_dir = path[..dir_end].to_owned();
         }
         self.seen.insert(folded, (line, path.to_owned()));
         Ok(())

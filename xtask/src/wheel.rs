@@ -242,7 +242,7 @@ pub fn normalize(
             "{label}: member {name:?} is larger than 1 GiB"
         );
         let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        let mut bytes = Vec::with_capacity(entry.size().min(64 << 20) as usize);
         (&mut entry)
             .take(MAX_MEMBER_BYTES + 1)
             .read_to_end(&mut bytes)

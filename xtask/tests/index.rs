@@ -286,6 +286,26 @@ fn removes_stale_generated_files() {
 }
 
 #[test]
+fn removes_temporary_files_of_a_killed_run() {
+    let repo = populated();
+    repo.refresh_ok();
+    let before = repo.snapshot();
+    for p in [
+        "files/.pinwheel-tmp-abc123",
+        "files/.pinwheel-part-xyz",
+        ".pinwheel-tmp-list",
+        "simple/.pinwheel-tmp-q",
+    ] {
+        fs_err::write(repo.index().join(p), "partial").unwrap();
+    }
+    let (code, stderr) = repo.refresh(&["--check"]);
+    assert_eq!(code, 1, "{stderr}");
+    let stderr = repo.refresh_ok();
+    assert!(stderr.contains("0 files written, 4 removed"), "{stderr}");
+    assert_eq!(repo.snapshot(), before);
+}
+
+#[test]
 fn adversarial_check_mode_writes_nothing() {
     let repo = populated();
     repo.refresh_ok();
@@ -373,6 +393,13 @@ fn pip_installs_from_the_index_and_from_find_links() {
     let tmp = tempfile::tempdir().unwrap();
     let venv = tmp.path().join("venv");
     let sh = xshell::Shell::new().unwrap();
+    // Hermetic pip: no configuration file, and no extra places to look
+    // from the caller's PIP_FIND_LINKS / PIP_INDEX_URL.
+    let empty = tmp.path().join("empty");
+    fs_err::create_dir(&empty).unwrap();
+    sh.set_var("PIP_CONFIG_FILE", "/dev/null");
+    sh.set_var("PIP_FIND_LINKS", &empty);
+    sh.set_var("PIP_INDEX_URL", format!("file://{}", empty.display()));
     sh.set_var("PIP_NO_CACHE_DIR", "1");
     sh.set_var("PIP_DISABLE_PIP_VERSION_CHECK", "1");
     xshell::cmd!(sh, "/usr/bin/python3 -m venv {venv}")
@@ -413,6 +440,25 @@ fn pip_installs_from_the_index_and_from_find_links() {
     xshell::cmd!(
         sh,
         "{pip} install -q --no-deps --no-index --only-binary :all: --find-links {files} -r {reqs}"
+    )
+    .run()
+    .unwrap();
+    let out = xshell::cmd!(
+        sh,
+        "{python} -c 'import tiny_a, tiny_b; print(tiny_a.VERSION, tiny_b.VERSION)'"
+    )
+    .read()
+    .unwrap();
+    assert_eq!(out, "1.0 2.0");
+    // Without hashes, by a name spelled unlike METADATA's `Name: tiny_b`:
+    // Debian 12's pip 23.0.1 would reject a sidecar announced under the
+    // pre-PEP 714 name (it compares the raw name); it must ignore ours.
+    xshell::cmd!(sh, "{pip} uninstall -q -y tiny-a tiny-b")
+        .run()
+        .unwrap();
+    xshell::cmd!(
+        sh,
+        "{pip} install -q --no-deps --index-url {simple} tiny-b Tiny.A"
     )
     .run()
     .unwrap();

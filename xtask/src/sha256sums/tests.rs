@@ -467,3 +467,47 @@ fn render_refuses_what_parse_refuses() {
         ListErrorKind::CaseCollision { .. }
     ));
 }
+
+#[test]
+fn adversarial_directory_case_after_shared_directories() {
+    // Consecutive paths share their directory (the checker skips work for
+    // it); a case variant of that directory further down is still caught.
+    let h = header();
+    let text = format!("{h}{A}  Files/a\n{A}  Files/b\n{A}  files/c\n");
+    assert_eq!(
+        bad(&text),
+        (
+            7,
+            ListErrorKind::CaseCollision {
+                path: "files/c".into(),
+                other: "Files/a".into(),
+                other_line: 5
+            }
+        )
+    );
+    let text = format!("{h}{A}  a/B/e\n{A}  a/b/c\n");
+    assert_eq!(
+        bad(&text),
+        (
+            6,
+            ListErrorKind::CaseCollision {
+                path: "a/b/c".into(),
+                other: "a/B/e".into(),
+                other_line: 5
+            }
+        )
+    );
+    let text = format!("{h}{A}  a/b\n{A}  a/c\n{A}  a/c/d\n");
+    assert_eq!(
+        bad(&text),
+        (
+            7,
+            ListErrorKind::FileIsDirectory {
+                path: "a/c/d".into(),
+                other_line: 6
+            }
+        )
+    );
+    let ok = format!("{h}{A}  a/b/c\n{A}  a/b/d\n{A}  a/c\n{A}  b\n");
+    assert!(SignedList::parse(ok.as_bytes()).is_ok());
+}

@@ -300,6 +300,13 @@ assert z.testzip() is None
 print("record ok")
 "#;
     let sh = xshell::Shell::new().unwrap();
+    // Hermetic pip: no configuration file, and no extra places to look
+    // from the caller's PIP_FIND_LINKS / PIP_INDEX_URL.
+    let empty = tmp.path().join("empty");
+    fs_err::create_dir(&empty).unwrap();
+    sh.set_var("PIP_CONFIG_FILE", "/dev/null");
+    sh.set_var("PIP_FIND_LINKS", &empty);
+    sh.set_var("PIP_INDEX_URL", format!("file://{}", empty.display()));
     let venv = tmp.path().join("venv");
     assert_eq!(
         xshell::cmd!(sh, "/usr/bin/python3 -c {check} {whl}")
