@@ -73,18 +73,6 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Report> {
         .index
         .clone()
         .unwrap_or_else(|| root.join(DEFAULT_INDEX));
-    if options.mode == Mode::Write {
-        // A run killed mid-write leaves fresh.rs's temporary files; under
-        // the lock nobody else is writing them (found by fault injection).
-        let stale = fresh::remove_stale_temporaries(&index)?;
-        if !stale.is_empty() {
-            eprintln!(
-                "{}: removed {} temporary file(s) left by an interrupted run",
-                index.display(),
-                stale.len()
-            );
-        }
-    }
     let report = refresh(&index, options.mode, || Ok(Config::load(root)?.trust.scope))?;
     let label = index.display();
     match options.mode {
@@ -368,10 +356,6 @@ fn read_dir(dir: &Path) -> anyhow::Result<Vec<(String, Kind)>> {
             .file_name()
             .into_string()
             .map_err(|n| anyhow::anyhow!("{}: file name {n:?} is not UTF-8", dir.display()))?;
-        if name.starts_with(fresh::TEMP_PREFIX) {
-            // A killed run's temporary file: never part of the index.
-            continue;
-        }
         let ft = entry
             .file_type()
             .with_context(|| format!("{}", entry.path().display()))?;
