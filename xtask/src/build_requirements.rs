@@ -20,7 +20,7 @@ use std::str::FromStr;
 use anyhow::bail;
 
 use crate::hash::Sha256;
-use crate::requirements_txt::Pin;
+use crate::requirements_txt::{self, Pin};
 use crate::sha256sums::{SignedList, LIST_FILE};
 use crate::tags::CompatibleTags;
 use crate::wheel_filename::WheelFilename;
@@ -109,33 +109,13 @@ pub fn render(
     let mut sorted: Vec<&(Pin, Option<&IndexWheel>)> = chosen.iter().collect();
     sorted.sort_by(|a, b| (&a.0.name, &a.0.version).cmp(&(&b.0.name, &b.0.version)));
     for (pin, wheel) in sorted {
-        let mut files = pin.files.clone();
-        files.sort();
         match wheel {
             Some(wheel) => {
                 let _ = writeln!(out, "# {}", wheel.filename);
             }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "# wheel-only: {}=={} publishes no sdist; pinned to its upstream wheels:",
-                    pin.name, pin.version
-                );
-                for f in &files {
-                    let _ = writeln!(
-                        out,
-                        "#   {}  {}",
-                        f.sha256,
-                        f.filename.as_deref().unwrap_or("?")
-                    );
-                }
-            }
+            None => requirements_txt::write_wheel_only_note(&mut out, pin),
         }
-        let _ = write!(out, "{}=={}", pin.name, pin.version);
-        for f in &files {
-            let _ = write!(out, " \\\n    --hash=sha256:{}", f.sha256);
-        }
-        out.push('\n');
+        requirements_txt::write_pin(&mut out, pin);
     }
     out
 }

@@ -266,30 +266,44 @@ pub fn render(header: &Header, pins: &[Pin]) -> String {
         "# Each package is pinned to the sha256 of its source distribution (sdist)."
     );
     for pin in pins {
-        let mut files = pin.files.clone();
-        files.sort();
         if pin.wheel_only {
-            let _ = writeln!(
-                out,
-                "# wheel-only: {}=={} publishes no sdist; pinned to its upstream wheels:",
-                pin.name, pin.version
-            );
-            for f in &files {
-                let _ = writeln!(
-                    out,
-                    "#   {}  {}",
-                    f.sha256,
-                    f.filename.as_deref().unwrap_or("?")
-                );
-            }
+            write_wheel_only_note(&mut out, pin);
         }
-        let _ = write!(out, "{}=={}", pin.name, pin.version);
-        for f in &files {
-            let _ = write!(out, " \\\n    --hash=sha256:{}", f.sha256);
-        }
-        out.push('\n');
+        write_pin(&mut out, pin);
     }
     out
+}
+
+/// The comment above a wheel-only pin: it publishes no sdist, and which
+/// upstream wheels its hashes are.
+pub fn write_wheel_only_note(out: &mut String, pin: &Pin) {
+    let _ = writeln!(
+        out,
+        "# wheel-only: {}=={} publishes no sdist; pinned to its upstream wheels:",
+        pin.name, pin.version
+    );
+    let mut files = pin.files.clone();
+    files.sort();
+    for f in &files {
+        let _ = writeln!(
+            out,
+            "#   {}  {}",
+            f.sha256,
+            f.filename.as_deref().unwrap_or("?")
+        );
+    }
+}
+
+/// `name==version` and one `--hash=sha256:` continuation line per file,
+/// in pip's format.
+pub fn write_pin(out: &mut String, pin: &Pin) {
+    let mut files = pin.files.clone();
+    files.sort();
+    let _ = write!(out, "{}=={}", pin.name, pin.version);
+    for f in &files {
+        let _ = write!(out, " \\\n    --hash=sha256:{}", f.sha256);
+    }
+    out.push('\n');
 }
 
 /// The pins of one of our requirements files.
