@@ -24,7 +24,7 @@ use crate::lockfile::{self, Format, SdistLookup};
 use crate::package_index::DistKind;
 use crate::requirements::{lock_text, pin_lock, relock_command, stale_lock, target_text};
 use crate::requirements_txt::{self, Header, Pin, Pins};
-use crate::{failure, http, markers, online};
+use crate::{build_requirements, failure, http, markers, online, verify};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -76,11 +76,12 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
         bail!("{}: no applications configured", config.path.display());
     }
     let mut outputs = Vec::new();
+    let mut missing_wheels = Vec::new();
     for (name, app) in apps {
-        outputs.extend(
-            plan(&config, name, app, options, index)
-                .with_context(|| format!("application {name}"))?,
-        );
+        let planned = plan(&config, name, app, options, index)
+            .with_context(|| format!("application {name}"))?;
+        outputs.extend(planned.outputs);
+        missing_wheels.extend(planned.missing_wheels);
     }
     let mut stale = Vec::new();
     for output in &outputs {
@@ -96,6 +97,11 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
         if outcome == Outcome::Changed && mode == Mode::Check {
             stale.push(rel);
         }
+    }
+    if !missing_wheels.is_empty() {
+        // requirements.txt is written (build-wheels reads it); each
+        // build-requirements.txt that cannot be made is left untouched.
+        return Err(failure::stale(missing_wheels.join("; ")));
     }
     if !stale.is_empty() {
         return Err(failure::stale(format!(
@@ -114,7 +120,7 @@ pub fn plan(
     app: &App,
     options: &Options,
     index: Option<&OnlineIndex>,
-) -> anyhow::Result<Vec<Output>> {
+) -> anyhow::Result<Planned> {
     let root = &config.root;
     let lock_path = inside_root(root, &app.lock, "lockfile")?;
     let pyproject_path = inside_root(root, &app.pyproject, "pyproject")?;
@@ -183,11 +189,86 @@ pub fn plan(
         Err(err) => return Err(err.into()),
     };
     let review = Review::new(old, &pins);
-    Ok(vec![Output {
+    let mut planned = Planned {
+        outputs: vec![Output {
+            path,
+            contents,
+            review,
+        }],
+        missing_wheels: None,
+    };
+    let index = root.join(crate::build_wheels::INDEX_DIR);
+    if index.join("files").is_dir() {
+        match plan_build_requirements(config, name, &index, &pins, &header.target)? {
+            Ok(output) => planned.outputs.push(output),
+            Err(missing) => planned.missing_wheels = Some(missing),
+        }
+    }
+    Ok(planned)
+}
+
+/// The files of one application, and why build-requirements.txt could not
+/// be made (the index does not verify, or wheels are missing), if it could
+/// not.
+pub struct Planned {
+    pub outputs: Vec<Output>,
+    pub missing_wheels: Option<String>,
+}
+
+/// `requirements/<app>/build-requirements.txt` from our wheels, or the
+/// reason it cannot be made. Only a verified list is used: the full
+/// `verify` (signatures, threshold, expiry, rollback, every file) runs
+/// first.
+fn plan_build_requirements(
+    config: &Config,
+    name: &str,
+    index: &Path,
+    pins: &[Pin],
+    target: &str,
+) -> anyhow::Result<Result<Output, String>> {
+    let verified = verify::verify_index(
+        config,
+        &verify::Options {
+            index: Some(index.to_path_buf()),
+            ..Default::default()
+        },
+    );
+    if let Err(err) = verified {
+        if failure::exit_code(&err) != 1 {
+            return Err(err);
+        }
+        return Ok(Err(format!(
+            "{}: build-requirements.txt left as it is: the wheel index does not verify ({err:#}); \
+             after `cargo xtask build-wheels`, run `cargo xtask sign`",
+            index.display()
+        )));
+    }
+    let tags = crate::tags::CompatibleTags::for_target(
+        &config.target.python,
+        &config.target.platform,
+        None,
+    )?;
+    let wheels = build_requirements::read_index(index)?;
+    let chosen = match build_requirements::select(pins, &wheels, &tags) {
+        Ok(chosen) => chosen,
+        Err(missing) => return Ok(Err(build_requirements::missing_message(name, &missing))),
+    };
+    let source = format!("requirements/{name}/requirements.txt");
+    let command = format!("{COMMAND} --app {name}");
+    let contents = build_requirements::render(&command, &source, target, &chosen);
+    let path = output_path(&config.root, name, build_requirements::FILE_NAME)?;
+    let old = match fs_err::read_to_string(&path) {
+        Ok(text) => Some(Pins::parse(&text).map_err(|err| format!("{err:#}"))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err.into()),
+    };
+    let new: Vec<Pin> = chosen.into_iter().map(|(pin, _)| pin).collect();
+    let review = Review::new(old, &new);
+    Ok(Ok(Output {
         path,
         contents,
         review,
-    }])
+    }))
 }
 
 /// The package index, for `--online` (lookups by `online.rs`).

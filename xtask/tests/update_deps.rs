@@ -817,3 +817,86 @@ fn adversarial_killed_mid_run_leaves_old_or_new() {
         );
     }
 }
+
+/// A copy of this repository's packaging/, requirements/ and signed
+/// wheels-index/ in a temporary root (no git: the rollback check against
+/// HEAD is skipped there, the rest of `verify` runs).
+fn demo_copy() -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["packaging", "requirements", "wheels-index"] {
+        duct::cmd!("cp", "-a", repo.join(sub), dir.path().join(sub))
+            .run()
+            .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn build_requirements_come_from_the_verified_index() {
+    let dir = demo_copy();
+    let out = duct::cmd!(
+        env!("CARGO_BIN_EXE_xtask"),
+        "--root",
+        dir.path(),
+        "update-deps",
+        "--check"
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("build-requirements.txt: up to date"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn adversarial_wheel_changed_after_signing_blocks_build_requirements() {
+    let dir = demo_copy();
+    let files = dir.path().join("wheels-index/files");
+    let wheel = fs_err::read_dir(&files)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    let mut bytes = fs_err::read(&wheel).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs_err::write(&wheel, bytes).unwrap();
+    let reqs = dir
+        .path()
+        .join("requirements/pinwheel-demo/build-requirements.txt");
+    fs_err::write(&reqs, "# an older file\n").unwrap();
+    let out = duct::cmd!(
+        env!("CARGO_BIN_EXE_xtask"),
+        "--root",
+        dir.path(),
+        "update-deps"
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the wheel index does not verify"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&*wheel.file_name().unwrap().to_string_lossy()),
+        "{stderr}"
+    );
+    assert_eq!(fs_err::read_to_string(&reqs).unwrap(), "# an older file\n");
+}
