@@ -224,6 +224,7 @@ pub fn compare_with_pip(setup: &Setup) -> anyhow::Result<Comparison> {
             "-r",
             &req_path
         )
+        .env("PIP_CONFIG_FILE", "/dev/null")
         .stdout_null()
         .run()
         .context("pip download")?;
