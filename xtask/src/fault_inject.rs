@@ -8,6 +8,7 @@
 //! refresh-index, sign and sync-wheels, each as it exists in this binary.
 
 pub mod state;
+mod sync_wheels;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,19 +26,26 @@ use self::state::{check, snapshot, Snapshot};
 pub const COMMANDS: [&str; 4] = ["update-deps", "refresh-index", "sign", "sync-wheels"];
 
 /// How long one command's kills may take before the run stops early.
-const BUDGET: Duration = Duration::from_secs(60);
+const BUDGET: Duration = Duration::from_secs(20);
+
+/// Fills a scratch tree.
+type Setup = Box<dyn Fn(&Path) -> anyhow::Result<()>>;
+/// The arguments (after the binary) of a run in a tree.
+type Args = Box<dyn Fn(&Path) -> Vec<OsString>>;
+/// Whether new content at a path of a tree is acceptable.
+type AcceptNew = Box<dyn Fn(&Path, &Path, &Sha256) -> bool>;
 
 /// One command's setting: how to build the old tree and how to run it.
 struct Scenario {
     command: &'static str,
     /// Fills an empty directory with the tree before the command runs.
-    setup: Box<dyn Fn(&Path) -> anyhow::Result<()>>,
-    /// The arguments (after the binary) of a run in the tree.
-    args: Box<dyn Fn(&Path) -> Vec<OsString>>,
+    setup: Setup,
+    /// The arguments of a run in the tree.
+    args: Args,
     /// New content that may differ between complete runs (by path).
-    accept_new: Box<dyn Fn(&Path, &Path, &Sha256) -> bool>,
+    accept_new: AcceptNew,
     /// The run after a kill, when it is not simply the same command again.
-    recover: Option<Box<dyn Fn(&Path) -> Vec<OsString>>>,
+    recover: Option<Args>,
 }
 
 /// What happened to one command.
@@ -80,15 +88,16 @@ impl Summary {
     /// The table BENCHMARKS.md and stdout show.
     pub fn markdown(&self) -> String {
         let mut out = String::from(
-            "| Command | Kills | Finished before the kill | Killed mid-write | Violations | Temp files left by kills | Next run |\n|---|---:|---:|---:|---:|---:|---|\n",
+            "| Command | Kills | Finished before the kill | Killed mid-write | Violations | Temp files left by kills | Next run | One complete run |\n|---|---:|---:|---:|---:|---:|---|---:|\n",
         );
         for c in &self.commands {
             match &c.skipped {
-                Some(why) => {
-                    out.push_str(&format!("| {} | 0 | | | | | not run: {why} |\n", c.command))
-                }
+                Some(why) => out.push_str(&format!(
+                    "| {} | 0 | | | | | not run: {why} | |\n",
+                    c.command
+                )),
                 None => out.push_str(&format!(
-                    "| {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     c.command,
                     c.kills,
                     c.finished_first,
@@ -99,7 +108,8 @@ impl Summary {
                         "succeeded every time, leaving the new state".to_owned()
                     } else {
                         format!("{} failure(s)", c.recovery_failures.len())
-                    }
+                    },
+                    crate::bench::report::fmt_duration(c.full_run)
                 )),
             }
         }
@@ -154,7 +164,9 @@ pub fn run_all(
                 ..Default::default()
             }
         } else {
-            match scenario(command, exe) {
+            match scenario(command, exe)
+                .with_context(|| format!("setting up fault injection of {command}"))?
+            {
                 Some(scenario) => {
                     eprintln!("fault-inject: {command}");
                     inject(
@@ -187,8 +199,8 @@ fn has_command(exe: &Path, name: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn scenario(command: &str, _exe: &Path) -> Option<Scenario> {
-    match command {
+fn scenario(command: &str, exe: &Path) -> anyhow::Result<Option<Scenario>> {
+    Ok(match command {
         "refresh-index" => Some(Scenario {
             command: "refresh-index",
             setup: Box::new(|dir| {
@@ -297,8 +309,9 @@ fn scenario(command: &str, _exe: &Path) -> Option<Scenario> {
                 }
             })),
         }),
+        "sync-wheels" => Some(sync_wheels::scenario(exe)?),
         _ => None,
-    }
+    })
 }
 
 /// The demonstration maintainer key's secret (checked in, DEMO ONLY).

@@ -1,7 +1,8 @@
 //! Bench: `build-deb` and `check-reproducible` on the demo application —
 //! one run each (a build takes minutes), wall time, and the per-step
-//! breakdown the commands print (`build-deb steps: …`, `dpkg-buildpackage
-//! phases: …`, `build a steps: …`), parsed from their stderr.
+//! breakdown the commands print (the `build-deb steps`, `dpkg-buildpackage
+//! phases (slowest first)` and `build a steps` blocks of
+//! `build_deb::format_times`), parsed from their stderr.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,13 @@ pub fn build_deb(ctx: &Ctx) -> anyhow::Result<Measured> {
         section: Section {
             title: title.to_owned(),
             intro: intro.to_owned(),
-            body: breakdown(&run, &["build-deb steps", "dpkg-buildpackage phases"]),
+            body: breakdown(
+                &run,
+                &[
+                    "build-deb steps",
+                    "dpkg-buildpackage phases (slowest first)",
+                ],
+            ),
             notes: vec![],
         },
         panel: None,
@@ -94,10 +101,7 @@ fn breakdown(run: &Result<Logged, String>, labels: &[&str]) -> Body {
     let mut text = format!("Wall time: {} (1 run).\n\n", fmt_duration(run.elapsed));
     let mut found = false;
     for label in labels {
-        for line in run.stderr.lines() {
-            let Some(steps) = parse_steps(line, label) else {
-                continue;
-            };
+        if let Some(steps) = parse_steps(&run.stderr, label) {
             found = true;
             text.push_str(&format!("| {label} | time |\n|---|---:|\n"));
             for (name, d) in steps {
@@ -120,19 +124,31 @@ fn breakdown(run: &Result<Logged, String>, labels: &[&str]) -> Body {
     Body::Markdown(text)
 }
 
-/// Parses `LABEL: name 0.12s, other 1.50s (total 1.62s)` (the format of
-/// `build_deb::format_times`).
-pub fn parse_steps(line: &str, label: &str) -> Option<Vec<(String, Duration)>> {
-    let rest = line.trim().strip_prefix(label)?.strip_prefix(": ")?;
-    let (steps, _total) = rest.rsplit_once(" (total ")?;
-    steps
-        .split(", ")
-        .map(|part| {
-            let (name, secs) = part.rsplit_once(' ')?;
-            let secs: f64 = secs.strip_suffix('s')?.parse().ok()?;
-            Some((name.to_owned(), Duration::from_secs_f64(secs)))
-        })
-        .collect()
+/// Parses the block `build_deb::format_times` prints:
+/// `LABEL: 1.77s` then one `     0.52s  name` line per step. `None` when
+/// `text` has no such block.
+pub fn parse_steps(text: &str, label: &str) -> Option<Vec<(String, Duration)>> {
+    let mut lines = text.lines();
+    lines.find(|line| {
+        line.strip_prefix(label)
+            .and_then(|rest| rest.strip_prefix(": "))
+            .and_then(|total| total.strip_suffix('s'))
+            .is_some_and(|total| total.parse::<f64>().is_ok())
+    })?;
+    let mut steps = Vec::new();
+    for line in lines {
+        if !line.starts_with(' ') {
+            break;
+        }
+        let Some((secs, name)) = line.trim_start().split_once("s  ") else {
+            break;
+        };
+        let Ok(secs) = secs.parse::<f64>() else {
+            break;
+        };
+        steps.push((name.to_owned(), Duration::from_secs_f64(secs)));
+    }
+    Some(steps)
 }
 
 #[cfg(test)]
@@ -140,9 +156,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_step_line() {
-        let line = "build-deb steps: verify 0.52s, dpkg-buildpackage (setup) 1.00s, stage 0.25s (total 1.77s)";
-        let steps = parse_steps(line, "build-deb steps").unwrap();
+    fn parses_the_step_block() {
+        let text = "note: something\nbuild-deb steps: 1.77s\n     0.52s  verify\n     1.00s  dpkg-buildpackage (setup)\n     0.25s  stage\nnext: 1.00s\n";
+        let steps = parse_steps(text, "build-deb steps").unwrap();
         assert_eq!(steps.len(), 3);
         assert_eq!(
             steps[1],
@@ -151,14 +167,20 @@ mod tests {
                 Duration::from_secs(1)
             )
         );
-        assert_eq!(parse_steps(line, "build a steps"), None);
-        let line = crate::build_deb::format_times(
+        assert_eq!(parse_steps(text, "build a steps"), None);
+        let text = crate::build_deb::format_times(
             "build a steps",
-            &[("x".into(), Duration::from_millis(1500))],
+            &[
+                ("x".into(), Duration::from_millis(1500)),
+                ("y z".into(), Duration::from_millis(20)),
+            ],
         );
         assert_eq!(
-            parse_steps(&line, "build a steps").unwrap(),
-            [("x".to_owned(), Duration::from_millis(1500))]
+            parse_steps(&text, "build a steps").unwrap(),
+            [
+                ("x".to_owned(), Duration::from_millis(1500)),
+                ("y z".to_owned(), Duration::from_millis(20))
+            ]
         );
     }
 }

@@ -188,16 +188,6 @@ pub fn wheel_index(
     distributions(dir, count, payload, seed, true)
 }
 
-/// `count` wheels of `count` projects, no sdists.
-pub fn wheels_only(
-    dir: &Path,
-    count: usize,
-    payload: usize,
-    seed: u64,
-) -> anyhow::Result<Vec<IndexFile>> {
-    distributions(dir, count, payload, seed, false)
-}
-
 fn distributions(
     dir: &Path,
     count: usize,

@@ -33,7 +33,7 @@ impl Machine {
                 .map(|n| n.get())
                 .unwrap_or(1),
             cpu_model: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".to_owned()),
-            sha_ni: cpu_flags(&cpuinfo).iter().any(|f| *f == "sha_ni"),
+            sha_ni: cpu_flags(&cpuinfo).contains(&"sha_ni"),
             memory_bytes: mem_total(&meminfo),
             kernel,
         }

@@ -109,7 +109,7 @@ pub fn measure(ctx: &Ctx) -> anyhow::Result<Measured> {
                 )
                 .dir(&ctx.root)],
             );
-            let outcome = alternate(&[alias.clone()], ctx.warmup, ctx.reps);
+            let outcome = alternate(std::slice::from_ref(&alias), ctx.warmup, ctx.reps);
             rows.push(super::report::Row {
                 input: "uv.lock, 500 packages, through the alias".to_owned(),
                 size: None,

@@ -224,6 +224,7 @@ pub fn compare_with_pip(setup: &Setup) -> anyhow::Result<Comparison> {
             "-r",
             &req_path
         )
+        .env("PIP_CONFIG_FILE", "/dev/null")
         .stdout_null()
         .run()
         .context("pip download")?;
@@ -329,27 +330,40 @@ fn signed_list(
         };
         return Ok((list.render()?.into_bytes(), None));
     };
-    let config = crate::config::Config::load(&sync.root)?;
+    let (list, asc) = demo_signed_list(&sync.root, entries, 1)?;
+    Ok((list, Some(asc)))
+}
+
+/// A list of `entries` with version `version`, `root`'s configured scope
+/// and a month's validity, and its armored signature by `root`'s
+/// demonstration key ([`DEMO_SECRET`], which the configuration pins).
+pub fn demo_signed_list(
+    root: &Path,
+    entries: std::collections::BTreeMap<String, Sha256>,
+    version: u64,
+) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    use crate::sha256sums::{ListMeta, SignedList};
+    let config = crate::config::Config::load(root)?;
     let now = time::OffsetDateTime::now_utc();
     let list = SignedList {
         meta: ListMeta {
-            version: 1,
+            version,
             expires: now + time::Duration::days(30),
             scope: config.trust.scope.clone(),
         },
         entries,
     };
     let list = list.render()?.into_bytes();
-    let key = crate::sign::KeyFile::load(&sync.root.join(DEMO_SECRET))?;
+    let key = crate::sign::KeyFile::load(&root.join(DEMO_SECRET))?;
     let packet = key.sign(&list, u64::try_from(now.unix_timestamp()).unwrap_or(0) - 60)?;
     let asc =
         crate::signature::enarmor(crate::signature::BlockKind::Signature, &packet).into_bytes();
-    Ok((list, Some(asc)))
+    Ok((list, asc))
 }
 
 /// A throwaway repository at `repo` with `root`'s configuration and
-/// public keys.
-fn make_sync_repo(root: &Path, repo: &Path) -> anyhow::Result<()> {
+/// public keys (no secret key, no index).
+pub fn make_sync_repo(root: &Path, repo: &Path) -> anyhow::Result<()> {
     let config = crate::config::Config::load(root)?;
     fs_err::create_dir_all(repo.join("packaging"))?;
     fs_err::copy(&config.path, repo.join(crate::config::CONFIG_PATH))?;
