@@ -63,6 +63,42 @@ impl Side {
     }
 }
 
+impl Side {
+    /// Runs once; returns the wall time and the CPU time (user + system)
+    /// of the processes it ran.
+    pub fn run_with_cpu(&self) -> Result<(Duration, Duration), String> {
+        let cpu = || children_cpu().ok_or_else(|| "/proc/self/stat is unreadable".to_owned());
+        let before = cpu()?;
+        let wall = self.run_once()?;
+        Ok((wall, cpu()?.saturating_sub(before)))
+    }
+}
+
+/// CPU time (user + system) of every child process this process has
+/// waited for so far: `cutime` + `cstime` of /proc/self/stat.
+pub fn children_cpu() -> Option<Duration> {
+    parse_children_cpu(&fs_err::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// `cutime` + `cstime` (fields 16 and 17, in the kernel's USER_HZ ticks
+/// of 1/100 s) of a /proc/PID/stat line.
+pub fn parse_children_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2) may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (the state).
+    let cutime: u64 = fields.get(13)?.parse().ok()?;
+    let cstime: u64 = fields.get(14)?.parse().ok()?;
+    Some(Duration::from_millis((cutime + cstime) * 10))
+}
+
+/// The load average over 1, 5 and 15 minutes (/proc/loadavg).
+pub fn load_average() -> Option<String> {
+    let text = fs_err::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
+}
+
 /// What one side produced: its run times, or why it could not run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -185,6 +221,27 @@ mod tests {
         let s = Stats::of(&[ms(4), ms(1), ms(2), ms(10)]).unwrap();
         assert_eq!(s.median, ms(3));
         assert_eq!(Stats::of(&[]), None);
+    }
+
+    #[test]
+    fn children_cpu_from_stat() {
+        let stat =
+            "5244 (a (b) c) R 5242 5242 31998 0 -1 4194304 100 0 0 0 7 3 250 31 20 0 1 0 656897";
+        assert_eq!(parse_children_cpu(stat), Some(ms(2810)));
+        assert_eq!(parse_children_cpu("5244 (cat) R 1 2"), None);
+        let own = children_cpu().unwrap();
+        let (_, cpu) = Side::new(
+            "sh",
+            vec![duct::cmd!(
+                "sh",
+                "-c",
+                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"
+            )],
+        )
+        .run_with_cpu()
+        .unwrap();
+        assert!(cpu > Duration::ZERO, "{cpu:?}");
+        assert!(children_cpu().unwrap() >= own + cpu);
     }
 
     #[test]
