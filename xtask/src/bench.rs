@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use self::report::{Body, Section};
+use self::report::{Body, Section, Target};
 
 /// The comparisons, in the order they run and appear.
 pub const COMPARISONS: [&str; 9] = [
@@ -40,6 +40,36 @@ pub const COMPARISONS: [&str; 9] = [
     "check-reproducible",
     "fault-inject",
 ];
+
+/// The targets (issue 6's, and issue 4's for `verify-signature`), each
+/// with the comparison that measures it. Every full run reports each one:
+/// met, missed (with what would close it) or not measured (and why).
+pub mod goals {
+    pub const REQUIREMENTS_TIME: &str =
+        "`requirements` on 500 packages in ≤ 50 ms for the whole process";
+    pub const REQUIREMENTS_UV: &str = "`requirements` on 500 packages faster than `uv export`";
+    pub const VERIFY_GPG: &str =
+        "`verify` on the 2 GiB index ≥ 5× faster than `gpg --verify` + `sha256sum -c`";
+    pub const VERIFY_LIMIT: &str = "`verify` on the 2 GiB index at ≥ 80% of the physical limit";
+    pub const SIGNATURE_GPGV: &str = "`verify-signature` no slower than `gpgv` (issue 4)";
+    pub const REFRESH: &str = "`refresh-index` on 10,000 files in ≤ 1 s";
+    pub const SYNC: &str = "`sync-wheels` ≥ 3× faster than `pip download` on 50 files";
+    pub const BUILD_WHEELS: &str = "`build-wheels` with nothing to do in ≤ 100 ms";
+    pub const FAULTS: &str = "Zero violations under fault injection";
+
+    /// (comparison, goal) in report order.
+    pub const ALL: [(&str, &str); 9] = [
+        ("requirements", REQUIREMENTS_TIME),
+        ("requirements", REQUIREMENTS_UV),
+        ("verify", VERIFY_GPG),
+        ("verify", VERIFY_LIMIT),
+        ("verify-signature", SIGNATURE_GPGV),
+        ("refresh-index", REFRESH),
+        ("sync-wheels", SYNC),
+        ("build-wheels", BUILD_WHEELS),
+        ("fault-inject", FAULTS),
+    ];
+}
 
 /// What `cargo xtask bench` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +128,8 @@ impl Ctx {
 pub struct Measured {
     pub section: Section,
     pub panel: Option<plot::Panel>,
+    /// The targets this comparison measured (goals from [`goals`]).
+    pub targets: Vec<Target>,
 }
 
 impl Measured {
@@ -110,6 +142,7 @@ impl Measured {
                 notes: vec![],
             },
             panel: None,
+            targets: vec![],
         }
     }
 }
@@ -117,6 +150,7 @@ impl Measured {
 /// Runs the bench and writes the report.
 pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
     let start = Instant::now();
+    let load_start = measure::load_average();
     for name in &options.only {
         if !COMPARISONS.contains(&name.as_str()) {
             bail!(
@@ -148,6 +182,7 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
 
     let mut sections = Vec::new();
     let mut panels = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     let mut setup_failures = Vec::new();
     for name in COMPARISONS {
         if !options.only.is_empty() && !options.only.iter().any(|o| o == name) {
@@ -172,6 +207,18 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
             Measured::skipped(name, "", format!("the bench could not set it up: {err:#}"))
         });
         eprintln!("bench: {name} took {}", report::fmt_duration(t.elapsed()));
+        for (_, goal) in goals::ALL.iter().filter(|(c, _)| *c == name) {
+            match measured.targets.iter().find(|t| t.goal == *goal) {
+                Some(t) => targets.push(t.clone()),
+                None => targets.push(Target::not_measured(
+                    goal,
+                    match &measured.section.body {
+                        Body::Skipped(why) => why.clone(),
+                        _ => format!("see the {name} section"),
+                    },
+                )),
+            }
+        }
         sections.push(measured.section);
         panels.extend(measured.panel);
     }
@@ -205,8 +252,10 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
         quick: options.quick,
         peers: peers.versions.clone(),
         sections,
+        targets,
         plot,
         total: start.elapsed(),
+        load: (load_start, measure::load_average()),
     };
     let text = report::render(&report);
     crate::fresh::write_atomic(&md_path, text.as_bytes())?;
@@ -227,6 +276,23 @@ fn fault_section(ctx: &Ctx) -> anyhow::Result<Measured> {
     let runs = if ctx.quick { 5 } else { 17 };
     let summary =
         crate::fault_inject::run_all(&ctx.exe, &ctx.work.join("fault-inject"), runs, 1, &[])?;
+    let driven = summary
+        .commands
+        .iter()
+        .filter(|c| c.skipped.is_none())
+        .count();
+    let target = Target::measured(
+        goals::FAULTS,
+        format!(
+            "{} violations in {} kills of {driven} of the {} commands",
+            summary.violations(),
+            summary.kills(),
+            crate::fault_inject::COMMANDS.len()
+        ),
+        summary.violations() == 0 && driven == crate::fault_inject::COMMANDS.len(),
+        "make every write of the commands named under the fault-injection table go through `fresh::write_atomic` (temporary file, fsync, rename), and drive every command"
+            .to_owned(),
+    );
     Ok(Measured {
         section: Section {
             title: "Fault injection".to_owned(),
@@ -234,9 +300,10 @@ fn fault_section(ctx: &Ctx) -> anyhow::Result<Measured> {
                 "Each command runs on a scratch copy of a tree and is killed with SIGKILL at a seeded random moment ({runs} kills per command, seed 1); then every file it manages must be exactly the old version or exactly the new one, no temporary file may sit under a final name, and the next run must succeed. `cargo xtask fault-inject` runs the same check on its own."
             ),
             body: Body::Markdown(summary.markdown()),
-            notes: vec![],
+            notes: vec![target.note()],
         },
         panel: None,
+        targets: vec![target],
     })
 }
 

@@ -35,6 +35,7 @@ pub fn build_deb(ctx: &Ctx) -> anyhow::Result<Measured> {
             notes: vec![],
         },
         panel: None,
+        targets: vec![],
     })
 }
 
@@ -57,6 +58,7 @@ pub fn check_reproducible(ctx: &Ctx) -> anyhow::Result<Measured> {
             notes: vec![],
         },
         panel: None,
+        targets: vec![],
     })
 }
 

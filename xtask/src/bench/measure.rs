@@ -63,6 +63,65 @@ impl Side {
     }
 }
 
+impl Side {
+    /// Runs once; returns the wall time and the CPU time of the processes
+    /// it ran.
+    pub fn run_with_cpu(&self) -> Result<(Duration, Cpu), String> {
+        let cpu = || children_cpu().ok_or_else(|| "/proc/self/stat is unreadable".to_owned());
+        let before = cpu()?;
+        let wall = self.run_once()?;
+        let after = cpu()?;
+        Ok((
+            wall,
+            Cpu {
+                user: after.user.saturating_sub(before.user),
+                system: after.system.saturating_sub(before.system),
+            },
+        ))
+    }
+}
+
+/// CPU time, in user space and in the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cpu {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl Cpu {
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// CPU time of every child process this process has waited for so far:
+/// `cutime` and `cstime` of /proc/self/stat.
+pub fn children_cpu() -> Option<Cpu> {
+    parse_children_cpu(&fs_err::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// `cutime` and `cstime` (fields 16 and 17, in the kernel's USER_HZ ticks
+/// of 1/100 s) of a /proc/PID/stat line.
+pub fn parse_children_cpu(stat: &str) -> Option<Cpu> {
+    // The command name (field 2) may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (the state).
+    let cutime: u64 = fields.get(13)?.parse().ok()?;
+    let cstime: u64 = fields.get(14)?.parse().ok()?;
+    Some(Cpu {
+        user: Duration::from_millis(cutime * 10),
+        system: Duration::from_millis(cstime * 10),
+    })
+}
+
+/// The load average over 1, 5 and 15 minutes (/proc/loadavg).
+pub fn load_average() -> Option<String> {
+    let text = fs_err::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
+}
+
 /// What one side produced: its run times, or why it could not run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -185,6 +244,33 @@ mod tests {
         let s = Stats::of(&[ms(4), ms(1), ms(2), ms(10)]).unwrap();
         assert_eq!(s.median, ms(3));
         assert_eq!(Stats::of(&[]), None);
+    }
+
+    #[test]
+    fn children_cpu_from_stat() {
+        let stat =
+            "5244 (a (b) c) R 5242 5242 31998 0 -1 4194304 100 0 0 0 7 3 250 31 20 0 1 0 656897";
+        assert_eq!(
+            parse_children_cpu(stat),
+            Some(Cpu {
+                user: ms(2500),
+                system: ms(310)
+            })
+        );
+        assert_eq!(parse_children_cpu("5244 (cat) R 1 2"), None);
+        let own = children_cpu().unwrap();
+        let (_, cpu) = Side::new(
+            "sh",
+            vec![duct::cmd!(
+                "sh",
+                "-c",
+                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"
+            )],
+        )
+        .run_with_cpu()
+        .unwrap();
+        assert!(cpu.total() > Duration::ZERO, "{cpu:?}");
+        assert!(children_cpu().unwrap().total() >= own.total() + cpu.total());
     }
 
     #[test]

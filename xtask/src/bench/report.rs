@@ -21,10 +21,14 @@ pub struct Report {
     /// Each peer tool and its version, or why it is unavailable.
     pub peers: Vec<(String, Result<String, String>)>,
     pub sections: Vec<Section>,
+    /// Where each target stands.
+    pub targets: Vec<Target>,
     /// Path of the scaling plot relative to BENCHMARKS.md.
     pub plot: Option<String>,
     /// Wall time of the whole bench run.
     pub total: Duration,
+    /// The load average (1, 5, 15 min) when the run started and ended.
+    pub load: (Option<String>, Option<String>),
 }
 
 /// One comparison.
@@ -46,6 +50,60 @@ pub enum Body {
     Timings(Vec<Row>),
     /// Ready-made Markdown (e.g. the fault-injection table).
     Markdown(String),
+}
+
+/// Where one target stands after this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The target as the issue states it.
+    pub goal: String,
+    /// What this run measured, or why it measured nothing.
+    pub measured: String,
+    pub status: Status,
+    /// For a miss: what the measurements say would close it.
+    pub close: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Met,
+    Missed,
+    NotMeasured,
+}
+
+impl Target {
+    /// A measured target; `close` is kept for a miss only.
+    pub fn measured(goal: &str, measured: String, met: bool, close: String) -> Target {
+        Target {
+            goal: goal.to_owned(),
+            measured,
+            status: if met { Status::Met } else { Status::Missed },
+            close: if met { String::new() } else { close },
+        }
+    }
+
+    pub fn not_measured(goal: &str, why: String) -> Target {
+        Target {
+            goal: goal.to_owned(),
+            measured: why,
+            status: Status::NotMeasured,
+            close: String::new(),
+        }
+    }
+
+    /// The line under its section's table.
+    pub fn note(&self) -> String {
+        let status = match self.status {
+            Status::Met => "met",
+            Status::Missed => "missed",
+            Status::NotMeasured => "not measured",
+        };
+        let mut line = format!("Target, {}: {} ({status}).", self.goal, self.measured);
+        if !self.close.is_empty() {
+            line.push_str(&format!(" To close it: {}", self.close));
+        }
+        line
+    }
 }
 
 /// One input measured with every side.
@@ -92,7 +150,16 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "- Commit: `{commit}`");
     }
     let _ = writeln!(out, "- Whole run: {}", fmt_duration(report.total));
+    let _ = writeln!(
+        out,
+        "- Load average (1, 5, 15 min): {} at the start, {} at the end (other processes share the machine)",
+        report.load.0.as_deref().unwrap_or("unknown"),
+        report.load.1.as_deref().unwrap_or("unknown")
+    );
     let _ = writeln!(out);
+    if !report.targets.is_empty() {
+        render_targets(&mut out, &report.targets);
+    }
     let _ = writeln!(out, "## Peers");
     let _ = writeln!(out);
     let _ = writeln!(out, "| Tool | Version |");
@@ -120,6 +187,40 @@ pub fn render(report: &Report) -> String {
         render_section(&mut out, section);
     }
     out
+}
+
+fn render_targets(out: &mut String, targets: &[Target]) {
+    let _ = writeln!(out, "## Targets");
+    let _ = writeln!(out);
+    let met = targets.iter().filter(|t| t.status == Status::Met).count();
+    let missed = targets
+        .iter()
+        .filter(|t| t.status == Status::Missed)
+        .count();
+    let _ = writeln!(
+        out,
+        "{met} of {} met, {missed} missed, {} not measured in this run.",
+        targets.len(),
+        targets.len() - met - missed
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| Target | This run | Status | What would close it |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for t in targets {
+        let status = match t.status {
+            Status::Met => "met",
+            Status::Missed => "**missed**",
+            Status::NotMeasured => "not measured",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {status} | {} |",
+            escape(&t.goal),
+            escape(&t.measured),
+            escape(&t.close)
+        );
+    }
+    let _ = writeln!(out);
 }
 
 fn render_section(out: &mut String, section: &Section) {
@@ -300,8 +401,14 @@ mod tests {
                     notes: vec![],
                 },
             ],
+            targets: vec![
+                Target::measured("fast", "10 ms".into(), true, "never shown".into()),
+                Target::measured("faster", "30 ms".into(), false, "hash on both cores".into()),
+                Target::not_measured("verify", "not on this branch".into()),
+            ],
             plot: Some("bench/scaling.svg".into()),
             total: ms(60_000),
+            load: (Some("1.00 0.50 0.25".into()), None),
         };
         let text = render(&report);
         assert!(
@@ -331,5 +438,28 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("- target met\n"), "{text}");
+        assert!(
+            text.contains(
+                "- Load average (1, 5, 15 min): 1.00 0.50 0.25 at the start, unknown at the end"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 of 3 met, 1 missed, 1 not measured in this run."),
+            "{text}"
+        );
+        assert!(text.contains("| fast | 10 ms | met |  |\n"), "{text}");
+        assert!(
+            text.contains("| faster | 30 ms | **missed** | hash on both cores |\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| verify | not on this branch | not measured |  |\n"),
+            "{text}"
+        );
+        assert_eq!(
+            Target::measured("g", "5 ms".into(), false, "x.".into()).note(),
+            "Target, g: 5 ms (missed). To close it: x."
+        );
     }
 }
