@@ -19,22 +19,19 @@ impl Sha256 {
         Sha256(sha2::Sha256::digest(bytes).into())
     }
 
-    /// The digest of a reader's bytes, and how many there were.
-    pub fn of_reader(mut reader: impl Read) -> std::io::Result<(Sha256, u64)> {
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
-            };
-            hasher.update(&buf[..n]);
-            total += n as u64;
+    /// The digest of a reader's bytes, and how many there were. Reads
+    /// through one buffer per thread: allocating and zeroing a fresh buffer
+    /// per file costs more than hashing a small file.
+    pub fn of_reader(reader: impl Read) -> std::io::Result<(Sha256, u64)> {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; BUF_SIZE]);
         }
-        Ok((Sha256(hasher.finalize().into()), total))
+        let mut reader = reader;
+        BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => hash_with(&mut reader, &mut buf),
+            // A reader that itself hashes on this thread: its own buffer.
+            Err(_) => hash_with(&mut reader, &mut vec![0; BUF_SIZE]),
+        })
     }
 
     /// The digest of a file's bytes.
@@ -89,6 +86,24 @@ impl fmt::Debug for Sha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sha256:{}", self.hex())
     }
+}
+
+const BUF_SIZE: usize = 256 * 1024;
+
+fn hash_with(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<(Sha256, u64)> {
+    let mut hasher = sha2::Sha256::new();
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((Sha256(hasher.finalize().into()), total))
 }
 
 /// A writer that hashes what passes through it.

@@ -447,32 +447,10 @@ fn scan(
     scanned
 }
 
-/// The sha256 and size of a file, read through one buffer per thread
-/// (allocating and zeroing a fresh buffer per file costs more than hashing
-/// a small file).
+/// The sha256 and size of a file.
 fn hash_file(path: &Path) -> anyhow::Result<(Sha256, u64)> {
-    use sha2::Digest;
-    use std::io::Read;
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 256 * 1024]);
-    }
-    let mut file = fs_err::File::open(path)?;
-    BUF.with_borrow_mut(|buf| {
-        let mut hasher = sha2::Sha256::new();
-        let mut size = 0u64;
-        loop {
-            match file.read(buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                    size += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(anyhow::Error::new(e)),
-            }
-        }
-        Ok((Sha256(hasher.finalize().into()), size))
-    })
+    let file = fs_err::File::open(path)?;
+    Ok(Sha256::of_reader(file)?)
 }
 
 /// A wheel's METADATA: from the sidecar when the previous list names this
