@@ -42,7 +42,17 @@ struct Run {
     stderr: String,
 }
 
+/// The dpkg database is shared by every test here: `build-deb` asks
+/// dpkg-checkbuilddeps (and, as root, apt-get) about it while the install
+/// test installs and purges the package. Runs that touch it take turns.
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn dpkg_turn() -> std::sync::MutexGuard<'static, ()> {
+    DPKG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn xtask_as(prefix: &[&str], root: &Path, args: &[&str]) -> Run {
+    let _turn = dpkg_turn();
     let mut argv: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
     argv.push(env!("CARGO_BIN_EXE_xtask").to_owned());
     argv.extend(["--root".to_owned(), root.display().to_string()]);
@@ -314,6 +324,7 @@ fn build_deb_builds_a_lintian_clean_package_that_installs_and_runs() {
 
     // Installed for real when we may: apt-get, run, purge.
     if is_root() {
+        let _turn = dpkg_turn();
         let install = duct::cmd!(
             "apt-get",
             "install",
@@ -539,6 +550,7 @@ fn adversarial_pip_refuses_an_edited_hash_when_the_first_verification_is_bypasse
     fs_err::create_dir_all(&home).unwrap();
     let env =
         xtask::build_deb::clean_env(&home, 1704067200, &xtask::build_deb::BuildEnv::standard());
+    let _turn = dpkg_turn();
     let out = duct::cmd!("dpkg-buildpackage", "-us", "-uc", "-b")
         .dir(&tree)
         .full_env(env)
