@@ -37,13 +37,19 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::hash::Sha256;
+use pinwheel_trust::hash::Sha256;
 
 /// Options of `cargo xtask build-deb`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Output directory for the .deb, .buildinfo and .changes (default: target/debian/).
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// When not root, install missing build dependencies through sudo.
+    #[arg(long)]
     pub install_build_deps: bool,
 }
 
@@ -326,9 +332,9 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
 /// sha256).
 fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<String, Sha256>> {
     let index = config.root.join(crate::verify::DEFAULT_INDEX);
-    let asc = index.join(crate::sha256sums::SIGNATURE_FILE);
+    let asc = index.join(pinwheel_trust::sha256sums::SIGNATURE_FILE);
     if !asc.exists() {
-        return Err(crate::failure::verification_failed(format!(
+        return Err(pinwheel_trust::failure::verification_failed(format!(
             "{}: missing: the wheel list is not signed; run `cargo xtask sign`",
             asc.display()
         )));

@@ -19,11 +19,11 @@ use std::str::FromStr;
 
 use anyhow::bail;
 
-use crate::hash::Sha256;
-use crate::requirements_txt::{self, Pin};
-use crate::sha256sums::{SignedList, LIST_FILE};
-use crate::tags::CompatibleTags;
-use crate::wheel_filename::WheelFilename;
+use pinwheel_pypa::requirements_txt::{self, Pin};
+use pinwheel_pypa::tags::CompatibleTags;
+use pinwheel_pypa::wheel_filename::WheelFilename;
+use pinwheel_trust::hash::Sha256;
+use pinwheel_trust::sha256sums::{SignedList, LIST_FILE};
 
 /// The file name, next to requirements.txt.
 pub const FILE_NAME: &str = "build-requirements.txt";
@@ -65,7 +65,7 @@ pub fn select<'a>(
         match best {
             Some((_, wheel)) => {
                 let mut pin = pin.clone();
-                pin.files = vec![crate::requirements_txt::PinnedFile {
+                pin.files = vec![pinwheel_pypa::requirements_txt::PinnedFile {
                     sha256: wheel.sha256,
                     filename: None,
                 }];
@@ -187,9 +187,9 @@ pub fn read_index(index: &Path) -> anyhow::Result<Vec<IndexWheel>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requirements_txt::{PinnedFile, Pins};
     use pep440_rs::Version;
     use pep508_rs::PackageName;
+    use pinwheel_pypa::requirements_txt::{PinnedFile, Pins};
 
     fn pin(name: &str, version: &str) -> Pin {
         Pin {
@@ -305,7 +305,7 @@ mod tests {
         fs_err::write(dir.path().join("files/foo-1.0-py3-none-any.whl"), b"wheel").unwrap();
         assert_eq!(read_index(dir.path()).unwrap().len(), 1);
         let list = SignedList {
-            meta: crate::sha256sums::ListMeta::unsigned("test/wheels-index"),
+            meta: pinwheel_trust::sha256sums::ListMeta::unsigned("test/wheels-index"),
             entries: BTreeMap::from([(
                 "files/foo-1.0-py3-none-any.whl".to_owned(),
                 Sha256::of(b"other"),

@@ -36,19 +36,19 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use pep508_rs::{PackageName, Requirement};
 
-use crate::archive;
 use crate::config::Config;
 use crate::fetch;
 use crate::fresh::{self, Mode, RepoLock};
-use crate::hash::Sha256;
 use crate::http;
 use crate::package_index::{self, DistKind, PackageIndex};
 use crate::refresh_index;
-use crate::sdist_filename::{SdistFilename, SdistFormat};
-use crate::wheel;
-use crate::wheel_filename::WheelFilename;
 use inputs::{Pin, Role};
 use manifest::{Entry, Manifest};
+use pinwheel_archive::unpack;
+use pinwheel_archive::wheel;
+use pinwheel_pypa::sdist_filename::{SdistFilename, SdistFormat};
+use pinwheel_pypa::wheel_filename::WheelFilename;
+use pinwheel_trust::hash::Sha256;
 use plan::{BuildSet, Member};
 use waves::{Ctx, Job};
 
@@ -59,15 +59,19 @@ pub const INDEX_DIR: &str = "wheels-index";
 pub const SDIST_CACHE: &str = "target/pinwheel/sdists";
 
 /// What the command line asked for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Only this application's pins (and the bootstrap set).
+    /// Only this application's dependencies (and the bootstrap set).
+    #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
-    /// Rebuild these packages even when their wheel is current.
+    /// Rebuild this package even when its wheel is current (repeatable).
+    #[arg(long, value_name = "NAME")]
     pub rebuild: Vec<String>,
-    /// Rebuild everything into a temporary directory and compare.
+    /// Rebuild every wheel into a temporary directory, compare bytes, write nothing.
+    #[arg(long)]
     pub verify_reproducible: bool,
-    /// Parallel builds (default: the number of CPUs).
+    /// How many builds run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 }
 
@@ -177,7 +181,9 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         .context("creating a staging directory")?;
     let log_dir = root.join("target/pinwheel/logs");
     fs_err::create_dir_all(&log_dir)?;
-    let markers = crate::markers::environment(&config.target)
+    let markers = config
+        .target
+        .marker_environment()
         .with_context(|| config.path.display().to_string())?;
     let runner = root.join(hooks::RUNNER);
     let progress = progress::Progress::new(todo.len() as u64);
@@ -493,7 +499,7 @@ fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
     if let Some(parent) = dir.parent() {
         fs_err::create_dir_all(parent)?;
     }
-    archive::unpack_as(wheel, SdistFormat::Zip, dir, archive::Limits::default())?;
+    unpack::unpack_as(wheel, SdistFormat::Zip, dir, unpack::Limits::default())?;
     Ok(())
 }
 
@@ -537,7 +543,7 @@ fn compare(
     for d in &differ {
         println!("differs: {d}");
     }
-    Err(crate::failure::verification_failed(format!(
+    Err(pinwheel_trust::failure::verification_failed(format!(
         "{} of {} wheels are not reproducible: {}",
         differ.len(),
         built.len(),

@@ -30,9 +30,13 @@ use crate::build_deb::{self, build_deps, BuildEnv};
 use crate::config::Config;
 
 /// Options of `cargo xtask check-reproducible`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// Application name from packaging/pinwheel.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// When not root, install missing build dependencies and faketime through sudo.
+    #[arg(long)]
     pub install_build_deps: bool,
 }
 
@@ -144,7 +148,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         } else {
             println!("for a detailed comparison, install diffoscope (apt-get install diffoscope) and run it on {} and {}", outs[0].display(), outs[1].display());
         }
-        return Err(crate::failure::verification_failed(
+        return Err(pinwheel_trust::failure::verification_failed(
             "the two builds differ (see above)",
         ));
     }
@@ -174,7 +178,7 @@ pub fn compare(a: &Path, b: &Path) -> anyhow::Result<Report> {
     for name in names_a.iter().filter(|n| names_b.contains(n)) {
         let bytes_a = fs_err::read(a.join(name))?;
         let bytes_b = fs_err::read(b.join(name))?;
-        let sha = crate::hash::Sha256::of(&bytes_a);
+        let sha = pinwheel_trust::hash::Sha256::of(&bytes_a);
         if name.ends_with(".buildinfo") {
             let fields = deb_diff::BUILD_RECORD_FIELDS;
             let (ta, tb) = (
@@ -239,12 +243,12 @@ pub fn compare(a: &Path, b: &Path) -> anyhow::Result<Report> {
             text.push_str(&format!(
                 "DIFFERS    {name}: {} vs {}\n",
                 sha,
-                crate::hash::Sha256::of(&bytes_b)
+                pinwheel_trust::hash::Sha256::of(&bytes_b)
             ));
             if name.ends_with(".deb") || name.ends_with(".ddeb") {
-                let deb_a = crate::deb::parse_deb(&bytes_a)
+                let deb_a = pinwheel_archive::deb::parse_deb(&bytes_a)
                     .with_context(|| format!("{}", a.join(name).display()))?;
-                let deb_b = crate::deb::parse_deb(&bytes_b)
+                let deb_b = pinwheel_archive::deb::parse_deb(&bytes_b)
                     .with_context(|| format!("{}", b.join(name).display()))?;
                 let report = deb_diff::deb_report(&deb_a, &deb_b);
                 if report.is_empty() {
@@ -364,8 +368,16 @@ mod tests {
             ("./usr/bin/p", b"#!/bin/sh\necho 2\n", 0o755),
             ("./same", b"s", 0o644),
         ];
-        fs_err::write(a.join(name), crate::deb::test_deb(b"Package: p\n", files_a)).unwrap();
-        fs_err::write(b.join(name), crate::deb::test_deb(b"Package: p\n", files_b)).unwrap();
+        fs_err::write(
+            a.join(name),
+            pinwheel_archive::deb::fixtures::test_deb(b"Package: p\n", files_a),
+        )
+        .unwrap();
+        fs_err::write(
+            b.join(name),
+            pinwheel_archive::deb::fixtures::test_deb(b"Package: p\n", files_b),
+        )
+        .unwrap();
         let info = "Format: 1.0\nBuild-Date: 1\nEnvironment:\n LANG=C\n";
         fs_err::write(a.join("p_1_amd64.buildinfo"), info).unwrap();
         fs_err::write(

@@ -50,6 +50,13 @@ pub struct Target {
     pub interpreter: PathBuf,
 }
 
+impl Target {
+    /// The PEP 508 marker environment of this target.
+    pub fn marker_environment(&self) -> anyhow::Result<pep508_rs::MarkerEnvironment> {
+        pinwheel_pypa::markers::environment(&self.python, &self.platform)
+    }
+}
+
 /// The package index that `--online`, `build-wheels` and friends talk to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -215,19 +222,7 @@ impl Config {
     }
 }
 
-/// Squeezes a multi-line parser message into one line.
-pub fn one_line(msg: &str) -> String {
-    msg.split('\n')
-        .map(str::trim)
-        .filter(|l| {
-            !l.is_empty()
-                && !l
-                    .chars()
-                    .all(|c| c == '|' || c == '^' || c.is_ascii_digit() || c == ' ')
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use pinwheel_pypa::one_line;
 
 #[cfg(test)]
 mod tests {

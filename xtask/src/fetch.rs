@@ -25,12 +25,10 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use url::Url;
 
-use crate::failure;
 use crate::fresh;
-use crate::hash::{HashingWriter, Sha256};
 use crate::http::{self, Client, Event, Limits};
-
-pub mod bench;
+use pinwheel_trust::failure;
+use pinwheel_trust::hash::{HashingWriter, Sha256};
 
 /// Prefix of the temporary files downloads stream into.
 pub const PART_PREFIX: &str = ".pinwheel-part-";

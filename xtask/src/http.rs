@@ -646,6 +646,35 @@ fn transport(
     }
 }
 
+/// TLS roots: Mozilla's, built in, unless `SSL_CERT_FILE` names a PEM
+/// bundle (the OpenSSL convention that pip, uv and curl honour, needed
+/// behind a TLS-inspecting proxy). Every file is hash-pinned either way, so
+/// the roots guard availability and metadata, not what gets installed.
+fn roots_from_env() -> anyhow::Result<Option<Vec<ureq::tls::Certificate<'static>>>> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE") else {
+        return Ok(None);
+    };
+    let pem = anyhow::Context::context(fs_err::read(&path), "SSL_CERT_FILE")?;
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => roots.push(cert),
+            Ok(_) => {}
+            Err(err) => anyhow::bail!(
+                "SSL_CERT_FILE {}: {err}",
+                std::path::Path::new(&path).display()
+            ),
+        }
+    }
+    if roots.is_empty() {
+        anyhow::bail!(
+            "SSL_CERT_FILE {}: no certificate in it",
+            std::path::Path::new(&path).display()
+        );
+    }
+    Ok(Some(roots))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,33 +753,4 @@ mod tests {
         }
         .is_transient());
     }
-}
-
-/// TLS roots: Mozilla's, built in, unless `SSL_CERT_FILE` names a PEM
-/// bundle (the OpenSSL convention that pip, uv and curl honour, needed
-/// behind a TLS-inspecting proxy). Every file is hash-pinned either way, so
-/// the roots guard availability and metadata, not what gets installed.
-fn roots_from_env() -> anyhow::Result<Option<Vec<ureq::tls::Certificate<'static>>>> {
-    let Some(path) = std::env::var_os("SSL_CERT_FILE") else {
-        return Ok(None);
-    };
-    let pem = anyhow::Context::context(fs_err::read(&path), "SSL_CERT_FILE")?;
-    let mut roots = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(cert)) => roots.push(cert),
-            Ok(_) => {}
-            Err(err) => anyhow::bail!(
-                "SSL_CERT_FILE {}: {err}",
-                std::path::Path::new(&path).display()
-            ),
-        }
-    }
-    if roots.is_empty() {
-        anyhow::bail!(
-            "SSL_CERT_FILE {}: no certificate in it",
-            std::path::Path::new(&path).display()
-        );
-    }
-    Ok(Some(roots))
 }

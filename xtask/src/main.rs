@@ -1,18 +1,79 @@
-//! `cargo xtask`: the pinwheel command line. Parses flags and dispatches to
-//! one module per command; exit codes are 0 (ok), 1 (verification failed or
-//! stale) and 2 (usage or I/O error).
+//! `cargo xtask`: the pinwheel command line. Parses the command line and
+//! dispatches to one module per command, each owning its flags. Exit
+//! codes: 0 ok; 1 the input was read and the answer is no (verification
+//! failed, refused, stale); 2 the command could not do its work (usage,
+//! I/O, malformed input).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use pinwheel_trust::failure;
 use xtask::{
-    build_deb, build_wheels, check_reproducible, config, failure, flags, fresh, refresh_index,
-    requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
+    build_deb, build_wheels, check_reproducible, config, proof, refresh_index, requirements, sdist,
+    sign, sync_wheels, update_deps, verify, verify_signature,
 };
 
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    about = "pinwheel: reproducible, signed Debian packages of Python applications"
+)]
+struct Pinwheel {
+    /// Repository root (default: the workspace this xtask was built from).
+    #[arg(long, global = true, env = "PINWHEEL_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The commands in pipeline order, then the tools, then the proof.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
+    UpdateDeps(update_deps::Options),
+    /// Build our own wheels from the pinned, verified sdists into wheels-index/.
+    BuildWheels(build_wheels::Options),
+    /// Sign wheels-index/sha256sums.txt (detached, armored); co-sign when it is already signed.
+    Sign(sign::Args),
+    /// Verify the signed list (pinned keys, threshold, expiry, rollback, scope) and every file of the index.
+    Verify(verify::Args),
+    /// Verify the wheel index, then build the application's Debian package.
+    BuildDeb(build_deb::Options),
+    /// Build the Debian package twice in varied environments and compare.
+    CheckReproducible(check_reproducible::Options),
+    /// Print the sdist-pinned requirements of a lockfile on stdout (no configuration needed).
+    Requirements(requirements::Options),
+    /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
+    /// from the wheels and sdists in the index's files/.
+    RefreshIndex(refresh_index::Args),
+    /// Fetch a remote wheel index's signed list, verify it, then download the files missing here.
+    SyncWheels(sync_wheels::Args),
+    /// Verify a detached OpenPGP signature over any file against the keys in a directory.
+    VerifySignature(verify_signature::Args),
+    /// Build the application's source distribution reproducibly.
+    Sdist(sdist::Options),
+    /// Parse packaging/pinwheel.toml and print a one-line summary.
+    CheckConfig,
+    /// Measure pinwheel side by side with the tools users would pick
+    /// instead and rewrite BENCHMARKS.md (runs crates/pinwheel-proof).
+    Bench(proof::Forward),
+    /// Kill commands with SIGKILL at random moments and check that every
+    /// file they manage is whole (runs crates/pinwheel-proof).
+    FaultInject(proof::Forward),
+    /// Run every adversarial_* test and list each case with its expected
+    /// outcome and whether it held (runs crates/pinwheel-proof).
+    AdversarialReport(proof::Forward),
+}
+
 fn main() -> ExitCode {
-    let flags = flags::Pinwheel::parse_args();
-    match run(flags) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(Pinwheel::parse()) {
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(failure::exit_code(&err))
@@ -20,11 +81,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
-    let root = flags.root()?;
-    match flags.command {
-        flags::Command::CheckConfig => {
-            let config = config::Config::load(&root)?;
+fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
+    let root = root(pinwheel.root)?;
+    let root = root.as_path();
+    match pinwheel.command {
+        Command::UpdateDeps(o) => update_deps::run(root, &o)?,
+        Command::BuildWheels(o) => build_wheels::run(root, &o)?,
+        Command::Sign(a) => a.run(root)?,
+        Command::Verify(a) => a.run(root)?,
+        Command::BuildDeb(o) => build_deb::run(root, &o)?,
+        Command::CheckReproducible(o) => check_reproducible::run(root, &o)?,
+        Command::Requirements(o) => requirements::run(root, &o)?,
+        Command::RefreshIndex(a) => a.run(root)?,
+        Command::SyncWheels(a) => a.run(root)?,
+        Command::VerifySignature(a) => a.run()?,
+        Command::Sdist(o) => {
+            sdist::run(root, &o)?;
+        }
+        Command::CheckConfig => {
+            let config = config::Config::load(root)?;
             println!(
                 "{}: {} application(s), target CPython {} on {}",
                 config.path.display(),
@@ -32,112 +107,23 @@ fn run(flags: flags::Pinwheel) -> anyhow::Result<()> {
                 config.target.python,
                 config.target.platform
             );
-            Ok(())
         }
-        flags::Command::BuildWheels(args) => build_wheels::run(
-            &root,
-            &build_wheels::Options {
-                app: args.app,
-                rebuild: args.rebuild,
-                verify_reproducible: args.verify_reproducible,
-                jobs: args.jobs,
-            },
-        ),
-        flags::Command::BuildDeb(args) => build_deb::run(
-            &root,
-            &build_deb::Options {
-                app: args.app,
-                out: args.out,
-                install_build_deps: args.install_build_deps,
-            },
-        ),
-        flags::Command::CheckReproducible(args) => check_reproducible::run(
-            &root,
-            &check_reproducible::Options {
-                app: args.app,
-                install_build_deps: args.install_build_deps,
-            },
-        ),
-        flags::Command::Sdist(args) => {
-            sdist::run(
-                &root,
-                &sdist::Options {
-                    app: args.app,
-                    out: args.out,
-                    sign_key: args.sign_key,
-                },
-            )?;
-            Ok(())
-        }
-        flags::Command::UpdateDeps(args) => update_deps::run(
-            &root,
-            &update_deps::Options {
-                app: args.app,
-                check: args.check,
-                relock: args.relock,
-                online: args.online,
-            },
-        ),
-        flags::Command::Requirements(args) => requirements::run(
-            &root,
-            &requirements::Options {
-                lock: args.lock,
-                pyproject: args.pyproject,
-                python: args.python,
-                allow_wheel_only: args.allow_wheel_only,
-            },
-        ),
-        flags::Command::RefreshIndex(args) => {
-            let mode = if args.check {
-                fresh::Mode::Check
-            } else {
-                fresh::Mode::Write
-            };
-            refresh_index::run(
-                &root,
-                &refresh_index::Options {
-                    index: args.index,
-                    mode,
-                },
-            )?;
-            Ok(())
-        }
-        flags::Command::Sign(args) => {
-            let signer = match (args.key, args.gpg) {
-                (Some(key), _) => sign::Signer::Key(key),
-                (None, Some(id)) => sign::Signer::Gpg(id),
-                (None, None) => anyhow::bail!("pass --key FILE or --gpg KEYID"),
-            };
-            sign::run(&root, args.index.as_deref(), signer)
-        }
-        flags::Command::Verify(args) => verify::run(
-            &root,
-            args.index.as_deref(),
-            args.keys.as_deref(),
-            args.threshold.map(|t| t as usize),
-        ),
-        flags::Command::VerifySignature(args) => {
-            verify_signature::run(&args.keys, &args.file, &args.signature)
-        }
-        flags::Command::Bench(args) => xtask::bench::run(
-            &root,
-            xtask::bench::Options {
-                quick: args.quick,
-                only: args.only,
-            },
-        ),
-        flags::Command::FaultInject(args) => {
-            xtask::fault_inject::run(&root, args.runs, args.seed, &args.only)
-        }
-        flags::Command::AdversarialReport(args) => {
-            xtask::adversarial_report::run(&root, args.from_log.as_deref())
-        }
-        flags::Command::SyncWheels(args) => {
-            let mut options = sync_wheels::Options::new(&args.from);
-            options.index = args.index;
-            options.prune = args.prune;
-            sync_wheels::run(&root, &options)?;
-            Ok(())
-        }
+        Command::Bench(f) => return proof::forward(root, "bench", &f),
+        Command::FaultInject(f) => return proof::forward(root, "fault-inject", &f),
+        Command::AdversarialReport(f) => return proof::forward(root, "adversarial-report", &f),
     }
+    Ok(0)
+}
+
+/// The repository root: `--root`, or the workspace this binary was built
+/// from.
+fn root(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let root = match flag {
+        Some(root) => root,
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask crate has no parent directory")?
+            .to_path_buf(),
+    };
+    fs_err::canonicalize(&root).with_context(|| format!("repository root {}", root.display()))
 }

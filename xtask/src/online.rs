@@ -16,13 +16,13 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::failure;
-use crate::hash::Sha256;
 use crate::http::Client;
 use crate::package_index::{self, DistKind, PackageIndex};
-use crate::sdist_filename::SdistFilename;
-use crate::simple_index::IndexFile;
 use pep440_rs::Version;
+use pinwheel_pypa::sdist_filename::SdistFilename;
+use pinwheel_pypa::simple_index::IndexFile;
+use pinwheel_trust::failure;
+use pinwheel_trust::hash::Sha256;
 
 /// One pinned requirement: its hashes as the lock states them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,11 +9,11 @@ use std::str::FromStr;
 use pep508_rs::PackageName;
 use url::Url;
 
-use crate::hash::Sha256;
 use crate::http::{self, Client};
-use crate::sdist_filename::SdistFormat;
-use crate::simple_index::{self, IndexFile, ProjectPage};
-use crate::wheel_filename::WheelFilename;
+use pinwheel_pypa::sdist_filename::SdistFormat;
+use pinwheel_pypa::simple_index::{self, IndexFile, ProjectPage};
+use pinwheel_pypa::wheel_filename::WheelFilename;
+use pinwheel_trust::hash::Sha256;
 
 /// What kind of distribution a file name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

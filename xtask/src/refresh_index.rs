@@ -4,7 +4,7 @@
 //!
 //! - `simple/index.html`, `simple/<project>/index.html` (PEP 503) and
 //!   `json/index.json`, `json/<project>/index.json` (PEP 691), see
-//!   [`crate::index_pages`];
+//!   [`pinwheel_pypa::index_pages`];
 //! - `files/<wheel>.metadata`, the PEP 658 sidecar: exactly the wheel's
 //!   `METADATA`;
 //! - `sha256sums.txt`: every file under `DIR` except the list and its
@@ -36,15 +36,41 @@ use rayon::prelude::*;
 use crate::build_wheels::manifest::FILE_NAME as BUILT_FROM;
 use crate::config::Config;
 use crate::fresh::{self, Mode, Outcome};
-use crate::hash::Sha256;
-use crate::index_pages::{self, Dist};
-use crate::sdist_filename::{SdistFilename, SdistFormat};
-use crate::sha256sums::{ListMeta, SignedList, LIST_FILE, SIGNATURE_FILE};
-use crate::wheel::{self, WheelMetadata};
-use crate::wheel_filename::WheelFilename;
+use pinwheel_archive::wheel::{self, WheelMetadata};
+use pinwheel_pypa::index_pages::{self, Dist};
+use pinwheel_pypa::sdist_filename::{SdistFilename, SdistFormat};
+use pinwheel_pypa::wheel_filename::WheelFilename;
+use pinwheel_trust::hash::Sha256;
+use pinwheel_trust::sha256sums::{ListMeta, SignedList, LIST_FILE, SIGNATURE_FILE};
 
 /// The index directory, relative to the repository root.
 pub const DEFAULT_INDEX: &str = "wheels-index";
+
+/// The command line of `cargo xtask refresh-index`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The index directory (default: wheels-index/ under the root).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Write nothing; exit 1 if any generated file is out of date.
+    #[arg(long)]
+    pub check: bool,
+}
+
+impl Args {
+    /// Runs the command.
+    pub fn run(self, root: &Path) -> anyhow::Result<()> {
+        let mode = if self.check { Mode::Check } else { Mode::Write };
+        run(
+            root,
+            &Options {
+                index: self.index,
+                mode,
+            },
+        )?;
+        Ok(())
+    }
+}
 
 /// What `refresh-index` was asked to do.
 #[derive(Debug, Clone)]
@@ -93,7 +119,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Report> {
             if !report.changed.is_empty() || !report.removed.is_empty() {
                 let mut stale: Vec<&str> = report.changed.iter().map(String::as_str).collect();
                 stale.extend(report.removed.iter().map(String::as_str));
-                return Err(crate::failure::stale(format!(
+                return Err(pinwheel_trust::failure::stale(format!(
                     "{label}: {} generated files are out of date ({}); run `cargo xtask refresh-index`",
                     stale.len(),
                     abbreviate(&stale)

@@ -15,10 +15,11 @@ use anyhow::Context;
 use pep508_rs::{MarkerEnvironment, PackageName};
 
 use crate::config::{Config, CONFIG_PATH};
-use crate::hash::Sha256;
-use crate::lockfile::{self, Format, Lock, SdistLookup};
-use crate::requirements_txt::{self, Header, Pin};
-use crate::{closure, failure, markers};
+use pinwheel_pypa::lockfile::{self, Format, Lock, SdistLookup};
+use pinwheel_pypa::requirements_txt::{self, Header, Pin};
+use pinwheel_pypa::{closure, markers};
+use pinwheel_trust::failure;
+use pinwheel_trust::hash::Sha256;
 
 /// Python when neither `--python` nor a configuration says: Debian 12's.
 pub const DEFAULT_PYTHON: &str = "3.11.2";
@@ -26,11 +27,19 @@ pub const DEFAULT_PYTHON: &str = "3.11.2";
 /// The target machine of `requirements`.
 pub const MACHINE: &str = "x86_64";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// poetry.lock, uv.lock, pylock.toml or a hashed requirements .txt.
+    #[arg(long, value_name = "FILE")]
     pub lock: PathBuf,
+    /// The project's pyproject.toml (default: beside a uv.lock or poetry.lock).
+    #[arg(long, value_name = "FILE")]
     pub pyproject: Option<PathBuf>,
+    /// Target CPython version (default: the configured target, else 3.11.2).
+    #[arg(long, value_name = "X.Y.Z")]
     pub python: Option<String>,
+    /// Pin this package's upstream wheels: it publishes no sdist.
+    #[arg(long = "allow-wheel-only", value_name = "NAME")]
     pub allow_wheel_only: Vec<String>,
 }
 

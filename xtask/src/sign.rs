@@ -24,11 +24,38 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::fresh;
-use crate::sha256sums::{self, ListMeta, SignedList, LIST_FILE, SIGNATURE_FILE};
-use crate::signature::{self, TrustSet};
 use crate::verify::{self, rollback, Policy};
+use pinwheel_trust::sha256sums::{self, ListMeta, SignedList, LIST_FILE, SIGNATURE_FILE};
+use pinwheel_trust::signature::{self, TrustSet};
 
 pub use signer::{sign_with_gpg, KeyFile, PASSPHRASE_ENV};
+
+/// The command line of `cargo xtask sign`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "gpg"])))]
+pub struct Args {
+    /// The index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Sign with this armored OpenPGP secret key (passphrase from PINWHEEL_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Sign with GnuPG and this key (smartcards work): gpg --detach-sign --armor --local-user KEYID.
+    #[arg(long, value_name = "KEYID")]
+    pub gpg: Option<String>,
+}
+
+impl Args {
+    /// Runs the command.
+    pub fn run(self, root: &Path) -> anyhow::Result<()> {
+        let signer = match (self.key, self.gpg) {
+            (Some(key), _) => Signer::Key(key),
+            (None, Some(id)) => Signer::Gpg(id),
+            (None, None) => bail!("pass --key FILE or --gpg KEYID"),
+        };
+        run(root, self.index.as_deref(), signer)
+    }
+}
 
 /// Who signs.
 #[derive(Debug, Clone)]

@@ -34,20 +34,45 @@ use time::OffsetDateTime;
 use url::Url;
 
 use crate::config::Config;
-use crate::failure;
 use crate::fetch::{self, Download};
 use crate::fresh;
-use crate::hash::Sha256;
 use crate::http::{self, Client, HttpError};
-use crate::sha256sums::{SignedList, LIST_FILE, SIGNATURE_FILE};
-use crate::signature;
 use crate::verify::{self, rollback};
+use pinwheel_trust::failure;
+use pinwheel_trust::hash::Sha256;
+use pinwheel_trust::sha256sums::{SignedList, LIST_FILE, SIGNATURE_FILE};
+use pinwheel_trust::signature;
 
 /// Where files are staged when the index is under the repository root.
 pub const STAGING: &str = ".pinwheel/sync-staging";
 
 /// The largest file fetched (the list records no sizes).
 pub const MAX_FILE: u64 = 2 * 1024 * 1024 * 1024;
+
+/// The command line of `cargo xtask sync-wheels`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The remote index: the URL of the directory holding sha256sums.txt.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The local index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Replace local files that differ from the signed list and delete files it does not name.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+impl Args {
+    /// Runs the command.
+    pub fn run(self, root: &Path) -> anyhow::Result<()> {
+        let mut options = Options::new(&self.from);
+        options.index = self.index;
+        options.prune = self.prune;
+        run(root, &options)?;
+        Ok(())
+    }
+}
 
 /// What to sync.
 #[derive(Debug, Clone)]
@@ -111,7 +136,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
     let list = fetch_small(&client, &list_url, verify::MAX_LIST_FILE)?;
     let asc = fetch_small(&client, &asc_url, signature::MAX_SIGNATURE_FILE)?;
     let list_path = index.join(LIST_FILE);
-    let policy = verify::Policy::load(&config, &list_path, None, None)?;
+    let policy = verify::load_policy(&config, &list_path, None, None)?;
     if let Some(why) = &policy.history.head_skipped {
         eprintln!("note: rollback check against git HEAD skipped: {why}");
     }
@@ -309,7 +334,7 @@ pub fn file_url(base: &Url, path: &str) -> anyhow::Result<Url> {
 
 /// `dir/path`, refusing symbolic links among the directories on the way.
 fn dest_in(dir: &Path, path: &str) -> anyhow::Result<PathBuf> {
-    crate::sha256sums::check_path(path).map_err(|err| anyhow::anyhow!("{path}: {err}"))?;
+    pinwheel_trust::sha256sums::check_path(path).map_err(|err| anyhow::anyhow!("{path}: {err}"))?;
     let mut at = dir.to_path_buf();
     let parts: Vec<&str> = path.split('/').collect();
     for part in &parts[..parts.len() - 1] {

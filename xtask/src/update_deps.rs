@@ -19,18 +19,27 @@ use anyhow::{bail, Context};
 
 use crate::config::{App, Config, CONFIG_PATH};
 use crate::fresh::{self, Mode, Outcome};
-use crate::hash::Sha256;
-use crate::lockfile::{self, Format, SdistLookup};
 use crate::package_index::DistKind;
 use crate::requirements::{lock_text, pin_lock, relock_command, stale_lock, target_text};
-use crate::requirements_txt::{self, Header, Pin, Pins};
-use crate::{build_requirements, failure, http, markers, online, verify};
+use crate::{build_requirements, http, online, verify};
+use pinwheel_pypa::lockfile::{self, Format, SdistLookup};
+use pinwheel_pypa::requirements_txt::{self, Header, Pin, Pins};
+use pinwheel_trust::failure;
+use pinwheel_trust::hash::Sha256;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// Only this application (default: every configured one).
+    #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Write nothing; print the diff and exit 1 if a file is out of date.
+    #[arg(long)]
     pub check: bool,
+    /// Re-lock (uv or poetry) when the lock no longer matches pyproject.toml.
+    #[arg(long, conflicts_with = "check")]
     pub relock: bool,
+    /// Look the pinned sdists up in the package index.
+    #[arg(long)]
     pub online: bool,
 }
 
@@ -147,8 +156,10 @@ pub fn plan(
             bail!("{lock_label} is still out of date after re-locking: {reason}");
         }
     }
-    let env =
-        markers::environment(&config.target).with_context(|| config.path.display().to_string())?;
+    let env = config
+        .target
+        .marker_environment()
+        .with_context(|| config.path.display().to_string())?;
     let wheel_only = app
         .wheel_only
         .iter()
@@ -243,7 +254,7 @@ fn plan_build_requirements(
             index.display()
         )));
     }
-    let tags = crate::tags::CompatibleTags::for_target(
+    let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
         &config.target.python,
         &config.target.platform,
         None,

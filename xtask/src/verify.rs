@@ -4,9 +4,9 @@
 //! In order, each failure a verification failure (exit 1):
 //! 1. the `.asc` (size-capped, strictly parsed) carries good signatures by at
 //!    least `threshold` distinct pinned primary keys and no bad one
-//!    ([`crate::signature`]) — checked on the list's bytes before they are
+//!    ([`pinwheel_trust::signature`]) — checked on the list's bytes before they are
 //!    parsed;
-//! 2. the list parses ([`crate::sha256sums`]), has not expired (freeze), is
+//! 2. the list parses ([`pinwheel_trust::sha256sums`]), has not expired (freeze), is
 //!    for our scope (mix-and-match), and its version is not lower than the
 //!    last one this repository trusted — the list at git `HEAD` and
 //!    `.pinwheel/last-trusted-version` — nor equal to it with other bytes
@@ -31,14 +31,42 @@ use anyhow::Context;
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use crate::failure;
 use crate::fresh;
-use crate::hash::Sha256;
-use crate::sha256sums::{self, ListError, SignedList, LIST_FILE, SIGNATURE_FILE};
-use crate::signature::{self, SignatureError, TrustSet, Verified};
+use pinwheel_trust::failure;
 
-pub use rollback::{History, Trusted};
+use pinwheel_trust::sha256sums::{self, LIST_FILE, SIGNATURE_FILE};
+use pinwheel_trust::signature::{self, TrustSet};
+
+pub use pinwheel_trust::verify::{
+    verify_list_bytes, History, Policy, Source, Trusted, VerifiedList, VerifyError,
+};
 pub use tree::TreeProblem;
+
+/// The command line of `cargo xtask verify`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The index directory (default: wheels-index/).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Directory of pinned public keys (default: trust.keys from the configuration).
+    #[arg(long, value_name = "DIR")]
+    pub keys: Option<PathBuf>,
+    /// Distinct pinned keys that must sign (default: trust.threshold).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub threshold: Option<u64>,
+}
+
+impl Args {
+    /// Runs the command.
+    pub fn run(self, root: &Path) -> anyhow::Result<()> {
+        run(
+            root,
+            self.index.as_deref(),
+            self.keys.as_deref(),
+            self.threshold.map(|t| t as usize),
+        )
+    }
+}
 
 /// The index directory, relative to the repository root.
 pub const DEFAULT_INDEX: &str = "wheels-index";
@@ -46,134 +74,34 @@ pub const DEFAULT_INDEX: &str = "wheels-index";
 /// The largest list read.
 pub const MAX_LIST_FILE: u64 = 64 * 1024 * 1024;
 
-/// Why a list is not trusted.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("{0}")]
-    Signature(#[from] SignatureError),
-    #[error("the signed list does not parse: {0}")]
-    List(#[from] ListError),
-    #[error("the list expired at {0} (freeze attack or stale index: re-sign it with `cargo xtask sign`)")]
-    Expired(String),
-    #[error(
-        "the list is for scope {found:?}, this repository trusts {expected:?} (mix-and-match)"
-    )]
-    Scope { found: String, expected: String },
-    #[error("the list has version {version}, lower than {minimum} from {trusted_by} (rollback)")]
-    Rollback {
-        version: u64,
-        minimum: u64,
-        trusted_by: String,
-    },
-    #[error("the list has version {version} like {trusted_by}, but different contents (two lists signed with one version)")]
-    Fork { version: u64, trusted_by: String },
-}
-
-/// What a list must satisfy besides its signatures.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub trust: TrustSet,
-    pub threshold: usize,
-    pub scope: String,
-    /// Earlier trusted lists (rollback protection).
-    pub history: History,
-}
-
-impl Policy {
-    /// The policy from the configuration for the list at `list_path`, with
-    /// optional overrides of the keys directory and threshold.
-    pub fn load(
-        config: &Config,
-        list_path: &Path,
-        keys: Option<&Path>,
-        threshold: Option<usize>,
-    ) -> anyhow::Result<Policy> {
-        let keys_dir = keys
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| config.abs(&config.trust.keys));
-        let certs = signature::load_keys_dir(&keys_dir)?;
-        let trust = TrustSet::pinned(certs, &config.trust.fingerprints)
-            .with_context(|| config.path.display().to_string())?;
-        let threshold = threshold.unwrap_or(config.trust.threshold);
-        if trust.trusted().len() < threshold {
-            anyhow::bail!(
-                "{}: threshold {threshold} but only {} key(s) pinned in trust.fingerprints",
-                config.path.display(),
-                trust.trusted().len()
-            );
-        }
-        let history = rollback::history(&config.root, list_path)?;
-        Ok(Policy {
-            trust,
-            threshold,
-            scope: config.trust.scope.clone(),
-            history,
-        })
+/// The policy from the configuration for the list at `list_path`, with
+/// optional overrides of the keys directory and threshold.
+pub fn load_policy(
+    config: &Config,
+    list_path: &Path,
+    keys: Option<&Path>,
+    threshold: Option<usize>,
+) -> anyhow::Result<Policy> {
+    let keys_dir = keys
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| config.abs(&config.trust.keys));
+    let certs = signature::load_keys_dir(&keys_dir)?;
+    let trust = TrustSet::pinned(certs, &config.trust.fingerprints)
+        .with_context(|| config.path.display().to_string())?;
+    let threshold = threshold.unwrap_or(config.trust.threshold);
+    if trust.trusted().len() < threshold {
+        anyhow::bail!(
+            "{}: threshold {threshold} but only {} key(s) pinned in trust.fingerprints",
+            config.path.display(),
+            trust.trusted().len()
+        );
     }
-}
-
-/// A list that passed.
-#[derive(Debug, Clone)]
-pub struct VerifiedList {
-    pub list: SignedList,
-    pub signatures: Verified,
-    /// The sha256 of the list's bytes.
-    pub sha256: Sha256,
-}
-
-impl VerifiedList {
-    /// What the state file records for this list.
-    pub fn trusted(&self) -> Trusted {
-        Trusted {
-            version: self.list.meta.version,
-            sha256: self.sha256,
-        }
-    }
-}
-
-/// Checks a list's bytes and signatures against `policy` at `now`:
-/// signatures and threshold over the raw bytes first, then the list's
-/// format, expiry, scope and version. Pure.
-pub fn verify_list_bytes(
-    list: &[u8],
-    asc: &[u8],
-    policy: &Policy,
-    now: OffsetDateTime,
-) -> Result<VerifiedList, VerifyError> {
-    let signatures = signature::verify_threshold(list, asc, &policy.trust, policy.threshold, now)?;
-    let parsed = SignedList::parse(list)?;
-    let meta = &parsed.meta;
-    if meta.is_expired(now) {
-        return Err(VerifyError::Expired(sha256sums::format_expiry(
-            meta.expires,
-        )));
-    }
-    if meta.scope != policy.scope {
-        return Err(VerifyError::Scope {
-            found: meta.scope.clone(),
-            expected: policy.scope.clone(),
-        });
-    }
-    let sha256 = Sha256::of(list);
-    for (source, before) in &policy.history.known {
-        if meta.version < before.version {
-            return Err(VerifyError::Rollback {
-                version: meta.version,
-                minimum: before.version,
-                trusted_by: source.to_string(),
-            });
-        }
-        if meta.version == before.version && sha256 != before.sha256 {
-            return Err(VerifyError::Fork {
-                version: meta.version,
-                trusted_by: source.to_string(),
-            });
-        }
-    }
-    Ok(VerifiedList {
-        list: parsed,
-        signatures,
-        sha256,
+    let history = rollback::history(&config.root, list_path)?;
+    Ok(Policy {
+        trust,
+        threshold,
+        scope: config.trust.scope.clone(),
+        history,
     })
 }
 
@@ -195,7 +123,7 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
         .unwrap_or_else(|| config.root.join(DEFAULT_INDEX));
     let list_path = index.join(LIST_FILE);
     let asc_path = index.join(SIGNATURE_FILE);
-    let policy = Policy::load(
+    let policy = load_policy(
         config,
         &list_path,
         options.keys.as_deref(),

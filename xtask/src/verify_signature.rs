@@ -1,16 +1,35 @@
 //! `cargo xtask verify-signature --keys DIR FILE SIGNATURE`: the signature
-//! policy of [`crate::signature`] on any file and detached signature, with
+//! policy of [`pinwheel_trust::signature`] on any file and detached signature, with
 //! every key in `DIR` trusted (no configuration, no threshold, no list
 //! checks). Prints each signer's full fingerprint, signing (sub)key and
 //! signature time; a key that expired or was retired after it signed is
 //! accepted with a note. Never reads a GnuPG keyring.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::failure;
-use crate::signature::{self, TrustSet};
+use pinwheel_trust::failure;
+use pinwheel_trust::signature::{self, TrustSet};
+
+/// The command line of `cargo xtask verify-signature`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Directory of armored public keys (*.asc, *.pub): every key in it is trusted.
+    #[arg(long, value_name = "DIR")]
+    pub keys: PathBuf,
+    /// The signed file.
+    pub file: PathBuf,
+    /// Its detached, armored signature.
+    pub signature: PathBuf,
+}
+
+impl Args {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        run(&self.keys, &self.file, &self.signature)
+    }
+}
 
 /// Runs the command.
 pub fn run(keys: &Path, file: &Path, sig_path: &Path) -> anyhow::Result<()> {

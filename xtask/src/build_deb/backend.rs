@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 
 use super::stage;
 use crate::config::Config;
-use crate::hash::Sha256;
+use pinwheel_trust::hash::Sha256;
 
 /// The wheels of the sdist's build backend: `[build-system] requires`
 /// closed over the backends' own `Requires-Dist` (markers evaluated for the
@@ -22,7 +22,7 @@ pub fn backend_pins(
     list: &BTreeMap<String, Sha256>,
 ) -> anyhow::Result<Vec<stage::BackendPin>> {
     use crate::build_wheels::plan::{requires_dist, BuildSet, Member, Needs};
-    use crate::wheel_filename::WheelFilename;
+    use pinwheel_pypa::wheel_filename::WheelFilename;
 
     let pyproject_path = config.abs(&config.app(app)?.pyproject);
     let text = fs_err::read_to_string(&pyproject_path)?;
@@ -57,7 +57,7 @@ pub fn backend_pins(
         .collect::<anyhow::Result<_>>()?;
 
     // The newest compatible wheel of each project in the verified list.
-    let tags = crate::tags::CompatibleTags::for_target(
+    let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
         &config.target.python,
         &config.target.platform,
         None,
@@ -105,7 +105,7 @@ pub fn backend_pins(
             },
         );
     }
-    let env = crate::markers::environment(&config.target)?;
+    let env = config.target.marker_environment()?;
     let closure = match set.needs(&requires, &env) {
         Ok(Needs::Ready(closure)) => closure,
         Ok(Needs::Waiting(waiting)) => bail!("build backend wheels without metadata: {waiting:?}"),

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::hash::{HashingWriter, Sha256};
+use pinwheel_trust::hash::{HashingWriter, Sha256};
 
 /// A wheel the package build may use: its path relative to `wheels-index/`
 /// in the verified list, and its sha256 there.
@@ -126,7 +126,7 @@ pub fn pinned_wheels(
         pinned_hashes(&req_text).with_context(|| format!("{}", req_path.display()))?
     {
         let Some(path) = by_hash.get(&sha) else {
-            return Err(crate::failure::verification_failed(format!(
+            return Err(pinwheel_trust::failure::verification_failed(format!(
                 "{}:{line}: sha256 {sha} is not in the signed list wheels-index/sha256sums.txt; run `cargo xtask update-deps`",
                 rel.display()
             )));
@@ -244,7 +244,7 @@ fn copy_checked(from: &Path, to: &Path, expected: &Sha256) -> anyhow::Result<()>
     if &got != expected {
         drop(file);
         fs_err::remove_file(to)?;
-        return Err(crate::failure::verification_failed(format!(
+        return Err(pinwheel_trust::failure::verification_failed(format!(
             "{}: sha256 is {got}, the verified list says {expected}; it changed after verification",
             from.display()
         )));

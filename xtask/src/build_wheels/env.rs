@@ -198,7 +198,7 @@ impl Isolation {
 pub fn make_venv(
     python: &Path,
     venv: &Path,
-    wheels: &[(PathBuf, crate::hash::Sha256)],
+    wheels: &[(PathBuf, pinwheel_trust::hash::Sha256)],
     isolation: &Isolation,
 ) -> anyhow::Result<()> {
     if venv.exists() {

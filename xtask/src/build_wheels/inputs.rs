@@ -11,10 +11,10 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 
 use crate::config::Config;
-use crate::hash::Sha256;
-use crate::lockfile::{self, Format};
-use crate::requirements_txt::Pins;
-use crate::{markers, requirements};
+use crate::requirements;
+use pinwheel_pypa::lockfile::{self, Format};
+use pinwheel_pypa::requirements_txt::Pins;
+use pinwheel_trust::hash::Sha256;
 
 /// Whether a pin belongs to the bootstrap set (built with the hook runner on
 /// a PYTHONPATH of other bootstrap wheels) or to an application (built in
@@ -96,8 +96,10 @@ fn bootstrap_pins(config: &Config) -> anyhow::Result<Vec<Pin>> {
     let text = requirements::lock_text(&label, &bytes)?;
     let format = Format::detect(&path, text).with_context(|| label.clone())?;
     let lock = lockfile::parse(&label, format, text)?;
-    let env =
-        markers::environment(&config.target).with_context(|| config.path.display().to_string())?;
+    let env = config
+        .target
+        .marker_environment()
+        .with_context(|| config.path.display().to_string())?;
     let how = "build backends must be built from source: pick versions with an sdist";
     let pins = requirements::pin_lock(
         &label,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
-use crate::hash::Sha256;
+use pinwheel_trust::hash::Sha256;
 
 /// The manifest's path inside the index directory.
 pub const FILE_NAME: &str = "built-from.toml";
@@ -51,7 +51,9 @@ struct Raw {
 mod sha_text {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<crate::hash::Sha256, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<pinwheel_trust::hash::Sha256, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }

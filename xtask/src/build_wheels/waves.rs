@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use anyhow::bail;
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
 
-use crate::archive;
+use pinwheel_archive::unpack;
 
 use super::build_system::{self, BuildSystem};
 use super::env::{self, BuildRoot};
@@ -88,7 +88,7 @@ pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     let dest = dir.join("src");
-    let unpacked = archive::unpack(sdist, &dest, archive::Limits::default())?;
+    let unpacked = unpack::unpack(sdist, &dest, unpack::Limits::default())?;
     match unpacked.top_level.as_slice() {
         [top] if dest.join(top).is_dir() => Ok(dest.join(top)),
         _ => bail!(

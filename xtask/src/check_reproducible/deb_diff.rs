@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::deb::{Deb, Kind, TarEntry};
+use pinwheel_archive::deb::{Deb, Kind, TarEntry};
 
 /// Largest text file we diff line by line.
 const MAX_TEXT_DIFF: usize = 1 << 20;
@@ -173,7 +173,7 @@ pub fn changes_without_buildinfo(text: &str, buildinfo: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::Sha256;
+    use pinwheel_trust::hash::Sha256;
 
     fn entry(path: &str, data: &[u8], mode: u32) -> TarEntry {
         TarEntry {

@@ -14,7 +14,7 @@ use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
 use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, KeyVersion, Password, SigningKey, Timestamp};
 
-use crate::signature::{self, BlockKind, Cert, Component};
+use pinwheel_trust::signature::{self, BlockKind, Cert, Component};
 
 /// The environment variable holding a secret key's passphrase.
 pub const PASSPHRASE_ENV: &str = "PINWHEEL_KEY_PASSPHRASE";

@@ -5,77 +5,17 @@
 //! version is lower than either, or equal to one of them with different
 //! bytes (two different lists signed with the same version).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context};
 
 use crate::fresh;
-use crate::hash::Sha256;
-use crate::sha256sums::SignedList;
+use pinwheel_trust::hash::Sha256;
+use pinwheel_trust::sha256sums::SignedList;
+use pinwheel_trust::verify::{History, Source, Trusted};
 
 /// The state file, relative to the repository root.
 pub const STATE_FILE: &str = ".pinwheel/last-trusted-version";
-
-/// A list version we trusted before, and the sha256 of that list's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Trusted {
-    pub version: u64,
-    pub sha256: Sha256,
-}
-
-/// Where a [`Trusted`] version came from, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    GitHead,
-    StateFile(PathBuf),
-    /// The list already in the local index (`sync-wheels` checks a remote
-    /// list against it).
-    LocalList(PathBuf),
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::GitHead => f.write_str("the list committed at git HEAD"),
-            Source::StateFile(p) => write!(f, "the last trusted version in {}", p.display()),
-            Source::LocalList(p) => write!(f, "the local list {}", p.display()),
-        }
-    }
-}
-
-/// Everything known about earlier lists.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    pub known: Vec<(Source, Trusted)>,
-    /// Why git `HEAD` was not consulted, when it was not.
-    pub head_skipped: Option<String>,
-}
-
-impl History {
-    /// Also holds a new list to the list at `path` (e.g. the local one when
-    /// a remote list is fetched), when it exists and parses.
-    pub fn include_list(&mut self, path: &Path) -> anyhow::Result<()> {
-        let bytes = match fs_err::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        if let Ok(list) = SignedList::parse(&bytes) {
-            let trusted = Trusted {
-                version: list.meta.version,
-                sha256: Sha256::of(&bytes),
-            };
-            self.known
-                .push((Source::LocalList(path.to_path_buf()), trusted));
-        }
-        Ok(())
-    }
-
-    /// The highest version seen (0 when none).
-    pub fn max_version(&self) -> u64 {
-        self.known.iter().map(|(_, t)| t.version).max().unwrap_or(0)
-    }
-}
 
 /// Reads the state file and git `HEAD`'s copy of the list at `list_path`.
 pub fn history(root: &Path, list_path: &Path) -> anyhow::Result<History> {

@@ -12,8 +12,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::hash::Sha256;
-use crate::sha256sums::{self, LIST_FILE, SIGNATURE_FILE};
+use pinwheel_trust::hash::Sha256;
+use pinwheel_trust::sha256sums::{self, LIST_FILE, SIGNATURE_FILE};
 
 /// One way the index differs from its list.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

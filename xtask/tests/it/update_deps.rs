@@ -1,0 +1,903 @@
+//! `cargo xtask update-deps` end to end: the real binary against a
+//! temporary repository (`--root`) holding a configuration and real locks
+//! from `crates/pinwheel-pypa/test_data/locks/`. Idempotence, `--check`, the review
+//! summary, and every bad input: a clear one-line error naming the file,
+//! the right exit code, and nothing written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pinwheel_proof::loopback::{PageFile, Server};
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/pinwheel-pypa/test_data/locks")
+        .join(rel)
+}
+
+/// The repository's configuration without its applications.
+fn config_head() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/pinwheel.toml"),
+    )
+    .unwrap();
+    let cut = text.find("\n[apps.").unwrap_or(text.len());
+    text[..cut].to_owned() + "\n"
+}
+
+/// A temporary repository with two applications: `extras` (uv.lock of
+/// extras-markers) and `forked` (poetry.lock of fork).
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { dir };
+        repo.add_app("extras", "extras-markers", "uv.lock", &[]);
+        repo.add_app("forked", "fork", "poetry.lock", &[]);
+        repo
+    }
+
+    fn root(&self) -> PathBuf {
+        std::fs::canonicalize(self.dir.path()).unwrap()
+    }
+
+    fn add_app(&self, app: &str, case: &str, lock: &str, wheel_only: &[&str]) {
+        let dir = self.root().join("packaging").join(app);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(
+            data(case).join("pyproject.toml"),
+            dir.join("pyproject.toml"),
+        )
+        .unwrap();
+        std::fs::copy(data(case).join(lock), dir.join(lock)).unwrap();
+        let config = self.root().join("packaging/pinwheel.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap_or_else(|_| config_head());
+        let list: Vec<String> = wheel_only.iter().map(|w| format!("{w:?}")).collect();
+        text += &format!(
+            "\n[apps.{app}]\ndir = \"packaging/{app}\"\npyproject = \"packaging/{app}/pyproject.toml\"\n\
+             lock = \"packaging/{app}/{lock}\"\nwheel-only = [{}]\n",
+            list.join(", ")
+        );
+        std::fs::write(config, text).unwrap();
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap();
+    }
+
+    fn edit(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert!(text.contains(from), "{rel} has no {from:?}");
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+
+    /// Every file under the root but the repository lock, with its bytes.
+    fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if meta.is_dir() {
+                    walk(&path, root, out);
+                } else if path.file_name().unwrap() != ".pinwheel.lock" {
+                    let bytes = if meta.file_type().is_symlink() {
+                        std::fs::read_link(&path)
+                            .unwrap()
+                            .to_string_lossy()
+                            .as_bytes()
+                            .to_vec()
+                    } else {
+                        std::fs::read(&path).unwrap()
+                    };
+                    out.insert(path.strip_prefix(root).unwrap().to_path_buf(), bytes);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.root(), &self.root(), &mut out);
+        out
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--root", self.dir.path().to_str().unwrap(), "update-deps"];
+        all.extend(args);
+        let out = duct::cmd(env!("CARGO_BIN_EXE_xtask"), all)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        Run {
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+            code: out.status.code().unwrap_or(-1),
+        }
+    }
+
+    /// Runs, expects failure with `code` and a one-line error containing
+    /// every part of `want`, and checks that nothing changed.
+    fn fails(&self, args: &[&str], code: i32, want: &[&str]) -> Run {
+        let before = self.snapshot();
+        let run = self.run(args);
+        assert_eq!(run.code, code, "{args:?}: {run:?}");
+        let error: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .collect();
+        assert_eq!(error.len(), 1, "{run:?}");
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| !l.starts_with("warning: "))
+                .count(),
+            1,
+            "{run:?}"
+        );
+        for w in want {
+            assert!(error[0].contains(w), "want {w:?} in {:?}", error[0]);
+        }
+        assert_eq!(self.snapshot(), before, "{args:?} changed files");
+        run
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+const EXTRAS: &str = "requirements/extras/requirements.txt";
+const FORKED: &str = "requirements/forked/requirements.txt";
+
+#[test]
+fn writes_then_changes_nothing() {
+    let repo = Repo::new();
+    let first = repo.run(&[]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(
+        first
+            .stdout
+            .contains(&format!("{EXTRAS}: updated (8 packages)")),
+        "{first:?}"
+    );
+    assert!(
+        first.stdout.contains("  added      pysocks 1.7.1"),
+        "{first:?}"
+    );
+    assert!(
+        first
+            .stdout
+            .contains(&format!("{FORKED}: updated (2 packages)")),
+        "{first:?}"
+    );
+    let extras = repo.read(EXTRAS);
+    assert!(extras.starts_with(
+        "# Generated by `cargo xtask update-deps --app extras` from packaging/extras/uv.lock: do not edit.\n"
+    ));
+    let lock_sha =
+        pinwheel_trust::hash::Sha256::of_file(&repo.path("packaging/extras/uv.lock")).unwrap();
+    assert!(
+        extras.contains(&format!("# packaging/extras/uv.lock sha256: {lock_sha}\n")),
+        "{extras}"
+    );
+    assert!(repo.read(FORKED).contains("\nsix==1.16.0 \\\n"));
+    // The same pins as `cargo xtask requirements` (checked against pip).
+    let expected = std::fs::read_to_string(data("extras-markers/expected/uv.lock.txt")).unwrap();
+    let body = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&extras), body(&expected));
+
+    let before = repo.snapshot();
+    let second = repo.run(&[]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        second
+            .stdout
+            .contains(&format!("{EXTRAS}: up to date (8 packages)")),
+        "{second:?}"
+    );
+    assert!(!second.stdout.contains("added"), "{second:?}");
+    assert_eq!(repo.snapshot(), before);
+
+    let check = repo.run(&["--check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert_eq!(repo.snapshot(), before);
+}
+
+#[test]
+fn check_prints_the_diff_and_exits_1() {
+    let repo = Repo::new();
+    assert_eq!(repo.run(&[]).code, 0);
+    let good = repo.read(EXTRAS);
+    let pysocks_sdist = "3f8804571ebe159c380ac6de37643bb4685970655d3bba243530d6558b799aa0";
+    let tampered = good.replace(pysocks_sdist, &"0".repeat(64));
+    repo.write(EXTRAS, &tampered);
+    let before = repo.snapshot();
+    let run = repo.run(&["--check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("--- a/{}", repo.path(EXTRAS).display())),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("-    --hash=sha256:{}", "0".repeat(64))),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("+    --hash=sha256:{pysocks_sdist}")),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("!!! HASH CHANGED AT THE SAME VERSION: pysocks 1.7.1"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "error: {EXTRAS} out of date; run `cargo xtask update-deps`"
+        )),
+        "{run:?}"
+    );
+    assert_eq!(repo.snapshot(), before, "--check wrote");
+
+    // Writing repairs it, and says loudly what happened.
+    let run = repo.run(&[]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout
+            .contains("!!! HASH CHANGED AT THE SAME VERSION: pysocks 1.7.1"),
+        "{run:?}"
+    );
+    assert_eq!(repo.read(EXTRAS), good);
+}
+
+#[test]
+fn review_names_upgrades_and_removals() {
+    let repo = Repo::new();
+    assert_eq!(repo.run(&[]).code, 0);
+    let good = repo.read(EXTRAS);
+    let a = "a".repeat(64);
+    let older = good.replace("idna==3.20 \\", "idna==3.7 \\")
+        + &format!("zope-gone==1.0 \\\n    --hash=sha256:{a}\n");
+    repo.write(EXTRAS, &older);
+    let run = repo.run(&["--app", "extras"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("  upgraded   idna 3.7 → 3.20"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("  removed    zope-gone 1.0"), "{run:?}");
+    assert!(
+        !run.stdout.contains("forked"),
+        "--app extras touched forked: {run:?}"
+    );
+    assert_eq!(repo.read(EXTRAS), good);
+
+    repo.write(EXTRAS, "garbage\n");
+    let run = repo.run(&["--app", "extras"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("the previous file could not be read"),
+        "{run:?}"
+    );
+    assert_eq!(repo.read(EXTRAS), good);
+}
+
+#[test]
+fn wheel_only_needs_the_configuration() {
+    let repo = Repo::new();
+    repo.add_app("wheels", "wheel-only", "uv.lock", &[]);
+    repo.fails(
+        &[],
+        2,
+        &[
+            "application wheels: packaging/wheels/uv.lock: no sdist in the lock for certifi 2026.10.19.post1, \
+             tensorboard-data-server 0.7.2: pin a version that publishes an sdist, or allow the package as \
+             wheel-only (add it to `wheel-only` under [apps.wheels] in packaging/pinwheel.toml",
+        ],
+    );
+    let repo = Repo::new();
+    repo.add_app(
+        "wheels",
+        "wheel-only",
+        "uv.lock",
+        &["certifi", "tensorboard-data-server"],
+    );
+    let run = repo.run(&["--app", "wheels"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("wheel-only tensorboard-data-server 0.7.2: pinned to upstream wheels"),
+        "{run:?}"
+    );
+    let text = repo.read("requirements/wheels/requirements.txt");
+    assert!(
+        text.contains("# wheel-only: certifi==2026.10.19.post1 publishes no sdist"),
+        "{text}"
+    );
+}
+
+#[test]
+fn adversarial_unknown_app() {
+    let repo = Repo::new();
+    repo.fails(
+        &["--app", "nope"],
+        2,
+        &["packaging/pinwheel.toml: no application named \"nope\" (known: extras, forked)"],
+    );
+}
+
+#[test]
+fn adversarial_malformed_toml() {
+    let repo = Repo::new();
+    repo.edit("packaging/pinwheel.toml", "[target]", "[target");
+    repo.fails(&[], 2, &["packaging/pinwheel.toml"]);
+    let repo = Repo::new();
+    repo.edit("packaging/extras/uv.lock", "[[package]]", "[[package]");
+    repo.fails(&[], 2, &["packaging/extras/uv.lock: malformed TOML"]);
+    let repo = Repo::new();
+    repo.edit("packaging/forked/poetry.lock", "[metadata]", "[metadata");
+    repo.fails(&[], 2, &["packaging/forked/poetry.lock: malformed TOML"]);
+    let repo = Repo::new();
+    repo.edit("packaging/extras/pyproject.toml", "[project]", "[project");
+    repo.fails(&[], 2, &["packaging/extras/pyproject.toml: malformed TOML"]);
+}
+
+#[test]
+fn adversarial_bad_locks() {
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        ("packaging/extras/uv.lock", "version = 1\n", "version = 2\n", &["packaging/extras/uv.lock: unknown uv.lock version 2"]),
+        (
+            "packaging/forked/poetry.lock",
+            "lock-version = \"2.1\"",
+            "lock-version = \"3.0\"",
+            &["packaging/forked/poetry.lock: unknown poetry.lock lock-version \"3.0\""],
+        ),
+        (
+            "packaging/forked/poetry.lock",
+            "markers = \"python_full_version >= \\\"3.11.3\\\"\"",
+            "markers = \"python_full_version >= \\\"3.11\\\"\"",
+            &["packaging/forked/poetry.lock: package six is locked twice (1.16.0 and 1.17.0) with markers that overlap"],
+        ),
+        (
+            "packaging/extras/uv.lock",
+            "name = \"idna\"\nversion",
+            "name = \"idna-renamed\"\nversion",
+            &["packaging/extras/uv.lock: requests 2.34.2 depends on idna, which is missing from the lock"],
+        ),
+        (
+            "packaging/extras/uv.lock",
+            "hash = \"sha256:",
+            "hash = \"sha512:",
+            &["packaging/extras/uv.lock: package attrs 26.1.0: attrs-26.1.0.tar.gz: hash", "is sha512, not sha256"],
+        ),
+        (
+            "packaging/forked/poetry.lock",
+            "hash = \"sha256:",
+            "hash = \"sha256:abc",
+            &["packaging/forked/poetry.lock: package iniconfig", "64 hex digits, found 67"],
+        ),
+        (
+            "packaging/extras/uv.lock",
+            "marker = \"sys_platform == 'win32'\"",
+            "marker = \"sys_platform === 'win32'\"",
+            &["packaging/extras/uv.lock: package case-extras-markers, dependency colorama: marker syntax error"],
+        ),
+    ];
+    for (file, from, to, want) in cases {
+        let repo = Repo::new();
+        repo.edit(file, from, to);
+        repo.fails(&[], 2, want);
+    }
+}
+
+#[test]
+fn adversarial_requirements_txt_lock() {
+    let a = "a".repeat(64);
+    for (text, want) in [
+        (format!("six>=1.16 --hash=sha256:{a}\n"), "packaging/req/requirements.txt: line 1: requirement `six>=1.16` is not pinned with ==version"),
+        (format!("six==1.16.0 --hash=sha256:{}\n", "a".repeat(63)), "64 hex digits, found 63"),
+        (format!("six==1.16.0 ; python_version <> '3' --hash=sha256:{a}\n"), "packaging/req/requirements.txt: line 1: invalid requirement"),
+        (
+            std::fs::read_to_string(data("fork/pip-compile.txt")).unwrap(),
+            "packaging/req/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (packaging 24.1, six 1.16.0)",
+        ),
+    ] {
+        let repo = Repo::new();
+        let dir = repo.path("packaging/req");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(data("fork/pyproject.toml"), dir.join("pyproject.toml")).unwrap();
+        std::fs::write(dir.join("requirements.txt"), text).unwrap();
+        let config = repo.read("packaging/pinwheel.toml")
+            + "\n[apps.req]\ndir = \"packaging/req\"\npyproject = \"packaging/req/pyproject.toml\"\n\
+               lock = \"packaging/req/requirements.txt\"\n";
+        repo.write("packaging/pinwheel.toml", &config);
+        repo.fails(&[], 2, &[want]);
+    }
+}
+
+#[test]
+fn adversarial_stale_lock() {
+    let repo = Repo::new();
+    repo.edit(
+        "packaging/extras/pyproject.toml",
+        "\"attrs>=23\"",
+        "\"attrs>=24\"",
+    );
+    repo.fails(
+        &[],
+        1,
+        &[
+            "packaging/extras/uv.lock is out of date with packaging/extras/pyproject.toml",
+            "adds `attrs>=24`",
+            "re-lock with `uv lock --project packaging/extras` or run `cargo xtask update-deps --relock`",
+        ],
+    );
+    let repo = Repo::new();
+    repo.edit(
+        "packaging/forked/pyproject.toml",
+        "\"six==1.16.0",
+        "\"six==1.15.0",
+    );
+    repo.fails(
+        &["--check"],
+        1,
+        &[
+            "packaging/forked/poetry.lock is out of date",
+            "content-hash",
+            "poetry lock --directory packaging/forked",
+        ],
+    );
+}
+
+#[test]
+fn adversarial_relock_without_the_locker() {
+    let repo = Repo::new();
+    repo.edit(
+        "packaging/extras/pyproject.toml",
+        "\"attrs>=23\"",
+        "\"attrs>=24\"",
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let before = repo.snapshot();
+    let out = duct::cmd(
+        env!("CARGO_BIN_EXE_xtask"),
+        [
+            "--root",
+            repo.dir.path().to_str().unwrap(),
+            "update-deps",
+            "--relock",
+        ],
+    )
+    .env("PATH", empty.path())
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--relock needs uv, which is not installed"),
+        "{stderr}"
+    );
+    assert_eq!(repo.snapshot(), before);
+}
+
+#[test]
+fn adversarial_one_bad_app_writes_nothing() {
+    let repo = Repo::new();
+    // "extras" sorts first and is fine; "forked" is broken.
+    repo.edit(
+        "packaging/forked/poetry.lock",
+        "lock-version = \"2.1\"",
+        "lock-version = \"0.9\"",
+    );
+    repo.fails(
+        &[],
+        2,
+        &["application forked: packaging/forked/poetry.lock: unknown poetry.lock lock-version"],
+    );
+    assert!(!repo.path(EXTRAS).exists());
+}
+
+#[test]
+fn adversarial_lockfile_symlink_out_of_the_repository() {
+    let repo = Repo::new();
+    let outside = tempfile::tempdir().unwrap();
+    let lock = repo.path("packaging/extras/uv.lock");
+    std::fs::copy(&lock, outside.path().join("uv.lock")).unwrap();
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("uv.lock"), &lock).unwrap();
+    repo.fails(
+        &[],
+        2,
+        &[&format!(
+            "{}: the lockfile leads out of the repository",
+            lock.display()
+        )],
+    );
+    // A symlink that stays inside is fine.
+    let repo = Repo::new();
+    let lock = repo.path("packaging/extras/uv.lock");
+    std::fs::rename(&lock, repo.path("packaging/extras/real.lock")).unwrap();
+    std::os::unix::fs::symlink("real.lock", &lock).unwrap();
+    let run = repo.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn adversarial_output_symlink() {
+    let repo = Repo::new();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::fs::create_dir_all(repo.path("requirements/extras")).unwrap();
+    std::os::unix::fs::symlink(&victim, repo.path(EXTRAS)).unwrap();
+    repo.fails(
+        &[],
+        2,
+        &[&format!(
+            "{}: is a symbolic link",
+            repo.path(EXTRAS).display()
+        )],
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!repo.path(FORKED).exists());
+
+    // The directory itself leading out.
+    let repo = Repo::new();
+    std::fs::create_dir_all(repo.path("requirements")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path("requirements/extras")).unwrap();
+    repo.fails(
+        &[],
+        2,
+        &["requirements/extras: leads out of the repository"],
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+}
+
+/// A repository whose only application is `app`, locked by `lock_name`
+/// with `lock_text`, and whose index is a loopback server.
+fn online_repo(server: &Server, lock_name: &str, lock_text: &str) -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo { dir };
+    let app = repo.path("packaging/app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("pyproject.toml"),
+        "[project]\nname = \"app\"\nversion = \"1\"\ndependencies = []\n",
+    )
+    .unwrap();
+    std::fs::write(app.join(lock_name), lock_text).unwrap();
+    let head = config_head().replace(
+        "url = \"https://pypi.org/simple/\"",
+        &format!("url = {:?}", server.url("/simple/")),
+    );
+    assert!(head.contains("127.0.0.1"), "{head}");
+    repo.write(
+        "packaging/pinwheel.toml",
+        &format!(
+            "{head}\n[apps.app]\ndir = \"packaging/app\"\npyproject = \"packaging/app/pyproject.toml\"\nlock = \"packaging/app/{lock_name}\"\n"
+        ),
+    );
+    repo
+}
+
+fn loopback() -> (Server, PageFile, PageFile, PageFile) {
+    let server = Server::start().unwrap();
+    let sdist = PageFile::new("demo_pkg-1.0.tar.gz", b"demo sdist".to_vec());
+    let wheel = PageFile::new("demo_pkg-1.0-py3-none-any.whl", b"demo wheel".to_vec());
+    let mut yanked = PageFile::new("old_pkg-0.1.tar.gz", b"old sdist".to_vec());
+    yanked.yanked = Some("broken release".into());
+    server.add_project(
+        "/simple/",
+        "demo-pkg",
+        &[sdist.clone(), wheel.clone()],
+        "/files/",
+    );
+    server.add_project("/simple/", "old-pkg", &[yanked.clone()], "/files/");
+    (server, sdist, wheel, yanked)
+}
+
+fn sha(f: &PageFile) -> String {
+    pinwheel_trust::hash::Sha256::of(&f.bytes).to_string()
+}
+
+#[test]
+fn online_learns_the_sdist_of_a_requirements_txt_lock() {
+    let (server, sdist, wheel, yanked) = loopback();
+    let lock = format!(
+        "demo-pkg==1.0 \\\n    --hash=sha256:{} \\\n    --hash=sha256:{}\nold-pkg==0.1 --hash=sha256:{}\n",
+        sha(&wheel),
+        sha(&sdist),
+        sha(&yanked)
+    );
+    let repo = online_repo(&server, "requirements.txt", &lock);
+    repo.fails(&[], 2, &["packaging/app/requirements.txt: a requirements.txt lock does not say which hash is the sdist's (demo-pkg 1.0, old-pkg 0.1)"]);
+    let run = repo.run(&["--online"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("old_pkg-0.1.tar.gz is yanked on the index: broken release"),
+        "{run:?}"
+    );
+    let text = repo.read("requirements/app/requirements.txt");
+    let pins = pinwheel_pypa::requirements_txt::Pins::parse(&text).unwrap();
+    let got: Vec<(String, Vec<String>)> = pins
+        .pins
+        .iter()
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.hashes().map(|h| h.to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("demo-pkg".to_owned(), vec![sha(&sdist)]),
+            ("old-pkg".to_owned(), vec![sha(&yanked)])
+        ]
+    );
+    assert!(server.hits("/simple/demo-pkg/") >= 1);
+}
+
+#[test]
+fn adversarial_online_pinned_sdist_not_served() {
+    let (server, sdist, wheel, _) = loopback();
+    let pylock = |hash: &str| {
+        format!(
+            "lock-version = \"1.0\"\ncreated-by = \"hand\"\n\n[[packages]]\nname = \"demo-pkg\"\nversion = \"1.0\"\n\
+             sdist = {{ url = \"https://files.example/demo_pkg-1.0.tar.gz\", hashes = {{ sha256 = \"{hash}\" }} }}\n\
+             wheels = [{{ url = \"https://files.example/demo_pkg-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{}\" }} }}]\n",
+            sha(&wheel)
+        )
+    };
+    // The served sdist: fine, and the same pins as offline.
+    let repo = online_repo(&server, "pylock.toml", &pylock(&sha(&sdist)));
+    let run = repo.run(&["--online"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let online = repo.read("requirements/app/requirements.txt");
+    assert_eq!(repo.run(&["--check"]).code, 0);
+    assert!(online.contains(&sha(&sdist)));
+
+    // A pinned sdist the index does not serve: verification failure.
+    let tampered = pinwheel_trust::hash::Sha256::of(b"tampered").to_string();
+    let repo = online_repo(&server, "pylock.toml", &pylock(&tampered));
+    repo.fails(
+        &["--online"],
+        1,
+        &[&format!(
+            "demo-pkg==1.0 sha256:{tampered}: the index serves no file with this hash"
+        )],
+    );
+    // The wheel's hash pinned as the sdist: also refused.
+    let repo = online_repo(&server, "pylock.toml", &pylock(&sha(&wheel)));
+    repo.fails(&["--online"], 1, &["which is not an sdist"]);
+}
+
+#[test]
+fn adversarial_two_runs_at_once() {
+    let repo = Repo::new();
+    let guard = xtask::fresh::RepoLock::acquire(&repo.root()).unwrap();
+    let handle = duct::cmd(
+        env!("CARGO_BIN_EXE_xtask"),
+        ["--root", repo.dir.path().to_str().unwrap(), "update-deps"],
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .start()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        handle.try_wait().unwrap().is_none(),
+        "the second run did not wait for the lock"
+    );
+    assert!(
+        !repo.path(EXTRAS).exists(),
+        "wrote while another run held the lock"
+    );
+    drop(guard);
+    let start = Instant::now();
+    let out = handle.wait().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("waiting for another pinwheel run to finish"),
+        "{stderr}"
+    );
+    assert!(repo.path(EXTRAS).exists());
+}
+
+#[test]
+fn checked_in_requirements_are_fresh() {
+    // `cargo xtask update-deps --check` over this repository.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = duct::cmd(
+        env!("CARGO_BIN_EXE_xtask"),
+        ["--root", root.to_str().unwrap(), "update-deps", "--check"],
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run `cargo xtask update-deps`:\n{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("requirements/pinwheel-demo/requirements.txt: up to date"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn adversarial_killed_mid_run_leaves_old_or_new() {
+    // A big synthetic lock makes the run long enough to be killed at
+    // several moments; the file is always the old one or the new one.
+    let repo = Repo::new();
+    let app = repo.path("packaging/synth");
+    let write_lock = |n: usize| {
+        let lock = pinwheel_proof::synthetic_lock::generate(n, 7);
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("pyproject.toml"), &lock.pyproject).unwrap();
+        std::fs::write(app.join("uv.lock"), &lock.uv_lock).unwrap();
+    };
+    write_lock(1000);
+    let config = repo.read("packaging/pinwheel.toml")
+        + "\n[apps.synth]\ndir = \"packaging/synth\"\npyproject = \"packaging/synth/pyproject.toml\"\n\
+           lock = \"packaging/synth/uv.lock\"\n";
+    repo.write("packaging/pinwheel.toml", &config);
+    assert_eq!(repo.run(&["--app", "synth"]).code, 0);
+    let out = "requirements/synth/requirements.txt";
+    let old = repo.read(out);
+    write_lock(2000);
+    let mut seen = Vec::new();
+    for delay_ms in [0, 1, 3, 6, 10, 15, 20, 30, 45, 60, 90, 130] {
+        let handle = duct::cmd(
+            env!("CARGO_BIN_EXE_xtask"),
+            [
+                "--root",
+                repo.dir.path().to_str().unwrap(),
+                "update-deps",
+                "--app",
+                "synth",
+            ],
+        )
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        handle.kill().unwrap();
+        let now = repo.read(out);
+        if now != old {
+            std::fs::write(repo.path(out), &old).unwrap();
+        }
+        seen.push((delay_ms, now));
+    }
+    let run = repo.run(&["--app", "synth"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let new = repo.read(out);
+    assert_ne!(new, old);
+    for (delay_ms, text) in seen {
+        assert!(
+            text == old || text == new,
+            "a partial file after a kill at {delay_ms} ms"
+        );
+    }
+}
+
+/// A copy of this repository's packaging/, requirements/ and signed
+/// wheels-index/ in a temporary root (no git: the rollback check against
+/// HEAD is skipped there, the rest of `verify` runs).
+fn demo_copy() -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["packaging", "requirements", "wheels-index"] {
+        duct::cmd!("cp", "-a", repo.join(sub), dir.path().join(sub))
+            .run()
+            .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn build_requirements_come_from_the_verified_index() {
+    let dir = demo_copy();
+    let out = duct::cmd!(
+        env!("CARGO_BIN_EXE_xtask"),
+        "--root",
+        dir.path(),
+        "update-deps",
+        "--check"
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("build-requirements.txt: up to date"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn adversarial_wheel_changed_after_signing_blocks_build_requirements() {
+    let dir = demo_copy();
+    let files = dir.path().join("wheels-index/files");
+    let wheel = fs_err::read_dir(&files)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    let mut bytes = fs_err::read(&wheel).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs_err::write(&wheel, bytes).unwrap();
+    let reqs = dir
+        .path()
+        .join("requirements/pinwheel-demo/build-requirements.txt");
+    fs_err::write(&reqs, "# an older file\n").unwrap();
+    let out = duct::cmd!(
+        env!("CARGO_BIN_EXE_xtask"),
+        "--root",
+        dir.path(),
+        "update-deps"
+    )
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the wheel index does not verify"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&*wheel.file_name().unwrap().to_string_lossy()),
+        "{stderr}"
+    );
+    assert_eq!(fs_err::read_to_string(&reqs).unwrap(), "# an older file\n");
+}
