@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
+use crate::host_packages;
 use pinwheel_trust::hash::Sha256;
 
 /// Options of `cargo xtask build-deb`.
@@ -352,44 +353,23 @@ fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<Str
     Ok(verified.list.entries)
 }
 
-/// Whether we run as root (effective uid 0).
-pub fn is_root() -> anyhow::Result<bool> {
-    let out = duct::cmd!("id", "-u")
-        .stdout_capture()
-        .read()
-        .context("cannot run `id -u`")?;
-    Ok(out.trim() == "0")
-}
-
 /// Checks the build dependencies and installs them when allowed.
 fn ensure_build_deps(root: &Path, install_build_deps: bool) -> anyhow::Result<()> {
-    let check = check_build_deps(root)?;
-    match build_deps::plan(&check, is_root()?, install_build_deps) {
-        build_deps::Plan::Nothing => Ok(()),
-        build_deps::Plan::Ask(line) => {
-            eprintln!("missing build dependencies; install them with:\n    {line}");
-            bail!("build dependencies are missing; run `{line}` or pass --install-build-deps")
-        }
-        build_deps::Plan::Run(argv) => {
-            eprintln!("installing build dependencies: {}", argv.join(" "));
-            let status = duct::cmd(&argv[0], &argv[1..])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdin_null()
-                .unchecked()
-                .run()
-                .with_context(|| format!("cannot run {}", argv[0]))?
-                .status;
-            if !status.success() {
-                bail!("`{}` failed ({status}); if apt cannot find a package, run `apt-get update` first", argv.join(" "));
-            }
-            match check_build_deps(root)? {
-                build_deps::Check::Satisfied => Ok(()),
-                build_deps::Check::Missing(names) => bail!(
-                    "build dependencies still missing after installing: {}",
-                    names.join(" ")
-                ),
-            }
-        }
+    let build_deps::Check::Missing(names) = check_build_deps(root)? else {
+        return Ok(());
+    };
+    host_packages::install(
+        &names,
+        "build dependencies",
+        install_build_deps,
+        Some("--install-build-deps"),
+    )?;
+    match check_build_deps(root)? {
+        build_deps::Check::Satisfied => Ok(()),
+        build_deps::Check::Missing(names) => bail!(
+            "build dependencies still missing after installing: {}",
+            names.join(" ")
+        ),
     }
 }
 

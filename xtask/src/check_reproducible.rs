@@ -24,9 +24,9 @@ pub mod deb_diff;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
-use crate::build_deb::{self, build_deps, BuildEnv};
+use crate::build_deb::{self, BuildEnv};
 use crate::config::Config;
 
 /// Options of `cargo xtask check-reproducible`.
@@ -287,27 +287,12 @@ fn ensure_faketime(install: bool) -> anyhow::Result<()> {
     if which("faketime") {
         return Ok(());
     }
-    let check = build_deps::Check::Missing(vec!["faketime".to_owned()]);
-    match build_deps::plan(&check, build_deb::is_root()?, install) {
-        build_deps::Plan::Nothing => Ok(()),
-        build_deps::Plan::Ask(line) => {
-            bail!("faketime is missing; run `{line}` or pass --install-build-deps")
-        }
-        build_deps::Plan::Run(argv) => {
-            eprintln!("installing faketime: {}", argv.join(" "));
-            let status = duct::cmd(&argv[0], &argv[1..])
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdin_null()
-                .unchecked()
-                .run()
-                .with_context(|| format!("cannot run {}", argv[0]))?
-                .status;
-            if !status.success() {
-                bail!("`{}` failed ({status})", argv.join(" "));
-            }
-            Ok(())
-        }
-    }
+    crate::host_packages::install(
+        &["faketime".to_owned()],
+        "tools (faketime)",
+        install,
+        Some("--install-build-deps"),
+    )
 }
 
 /// Copies the repository (without `target/`, `.git` and `.pinwheel.lock`)

@@ -1,4 +1,4 @@
-//! Parallel, streaming-hashed downloads (issue 3, item 1).
+//! Parallel, streaming-hashed downloads.
 //!
 //! Each file streams into a temporary file (`.pinwheel-part-*`) beside its
 //! destination while it is hashed; its size is checked when the index

@@ -16,6 +16,7 @@ pub mod requirements;
 pub mod sdist;
 pub mod sign;
 pub mod sync_wheels;
+pub mod test;
 pub mod update_deps;
 pub mod verify;
 pub mod verify_signature;
@@ -28,6 +29,7 @@ pub mod root;
 // I/O layers.
 pub mod fetch;
 pub mod fresh;
+pub mod host_packages;
 pub mod http;
 pub mod online;
 pub mod package_index;

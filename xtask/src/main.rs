@@ -60,6 +60,9 @@ enum Command {
     Sdist(sdist::Options),
     /// Parse packaging/pinwheel.toml and print a one-line summary.
     CheckConfig,
+    /// The test suite as CI runs it: install the test tools (as root),
+    /// clippy with the workspace lints, then cargo test --workspace.
+    Test(xtask::test::Args),
     /// Measure pinwheel side by side with the tools users would pick
     /// instead and rewrite BENCHMARKS.md (runs crates/pinwheel-proof).
     Bench(proof::Forward),
@@ -108,6 +111,7 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
                 config.target.platform
             );
         }
+        Command::Test(a) => a.run(root)?,
         Command::Bench(f) => return proof::forward(root, "bench", &f),
         Command::FaultInject(f) => return proof::forward(root, "fault-inject", &f),
         Command::AdversarialReport(f) => return proof::forward(root, "adversarial-report", &f),

@@ -1,4 +1,4 @@
-//! `update-deps --online` (issue 2, item 6): look every pinned hash up in
+//! `update-deps --online`: look every pinned hash up in
 //! the package index through the Simple API (PEP 691 JSON, PEP 503 HTML
 //! fallback). The pages are fetched in parallel, one per project; what
 //! each pinned hash turned out to be is then judged without I/O:

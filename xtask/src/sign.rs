@@ -1,6 +1,6 @@
 //! `cargo xtask sign [--index DIR] (--key FILE | --gpg KEYID)`: sign
 //! `DIR/sha256sums.txt` (default `wheels-index/`) with a detached, armored,
-//! binary-type OpenPGP signature in `sha256sums.txt.asc`. Issue 4.
+//! binary-type OpenPGP signature in `sha256sums.txt.asc`.
 //!
 //! When the list already carries signatures that pass `verify`'s list
 //! checks (pinned keys, not expired, our scope, no rollback; any threshold),

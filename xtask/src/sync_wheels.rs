@@ -1,5 +1,4 @@
-//! `cargo xtask sync-wheels --from URL [--index DIR] [--prune]` (issue 4,
-//! item 8): bring a local wheel index up to a remote one that maintainers
+//! `cargo xtask sync-wheels --from URL [--index DIR] [--prune]`: bring a local wheel index up to a remote one that maintainers
 //! signed.
 //!
 //! 1. Fetch the remote `sha256sums.txt` and `sha256sums.txt.asc`, each

@@ -1,5 +1,5 @@
 //! `cargo xtask verify [--index DIR] [--keys DIR] [--threshold N]`: hold
-//! the signed list to the trust root, then the index to the list. Issue 4.
+//! the signed list to the trust root, then the index to the list.
 //!
 //! In order, each failure a verification failure (exit 1):
 //! 1. the `.asc` (size-capped, strictly parsed) carries good signatures by at

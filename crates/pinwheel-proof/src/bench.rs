@@ -3,7 +3,7 @@
 //! Generates its inputs under `target/bench/` (reused across runs), runs
 //! each comparison A B A B … after a warm-up, and rewrites BENCHMARKS.md
 //! and `bench/scaling.svg` with what it measured and nothing else. A
-//! comparison whose pinwheel command is not on this branch, or whose peer
+//! comparison whose pinwheel command is missing, or whose peer
 //! is not installable, says so in the table instead of a number. With
 //! `--only`, the report goes to `target/bench/` and stdout, leaving the
 //! checked-in BENCHMARKS.md (always one full run) alone.
@@ -41,7 +41,7 @@ pub const COMPARISONS: [&str; 9] = [
     "fault-inject",
 ];
 
-/// The targets (issue 6's, and issue 4's for `verify-signature`), each
+/// The speed targets, each
 /// with the comparison that measures it. Every full run reports each one:
 /// met, missed (with what would close it) or not measured (and why).
 pub mod goals {
@@ -51,7 +51,7 @@ pub mod goals {
     pub const VERIFY_GPG: &str =
         "`verify` on the 2 GiB index ≥ 5× faster than `gpg --verify` + `sha256sum -c`";
     pub const VERIFY_LIMIT: &str = "`verify` on the 2 GiB index at ≥ 80% of the physical limit";
-    pub const SIGNATURE_GPGV: &str = "`verify-signature` no slower than `gpgv` (issue 4)";
+    pub const SIGNATURE_GPGV: &str = "`verify-signature` no slower than `gpgv`";
     pub const REFRESH: &str = "`refresh-index` on 10,000 files in ≤ 1 s";
     pub const SYNC: &str = "`sync-wheels` ≥ 3× faster than `pip download` on 50 files";
     pub const BUILD_WHEELS: &str = "`build-wheels` with nothing to do in ≤ 100 ms";
@@ -113,7 +113,7 @@ impl Ctx {
 
     /// The reason recorded when a pinwheel command is missing.
     pub fn missing(name: &str) -> String {
-        format!("`cargo xtask {name}` is not on this branch yet")
+        format!("this xtask binary has no `{name}` command")
     }
 
     /// `xtask ARGS...` as a duct expression.

@@ -1,4 +1,4 @@
-//! Benchmark of fetching against `pip download` (issue 6): N wheels of
+//! Benchmark of fetching against `pip download`: N wheels of
 //! about S bytes served by the loopback server; each round fetches all of
 //! them into an empty directory with pinwheel ([`xtask::fetch::fetch_all`],
 //! preceded either by one `sha256sums.txt` read, as `sync-wheels` does, or

@@ -1,7 +1,7 @@
 //! Build dependencies: what `dpkg-checkbuilddeps` reports as unmet, the
 //! Debian package names to install for it, and what to do about them
-//! (install as root, install through sudo when asked, or print the exact
-//! command and stop). Pure: the caller runs the commands.
+//! (`crate::host_packages` installs them). Pure: the caller runs the
+//! commands.
 //!
 //! dpkg-checkbuilddeps(1) prints "Unmet build dependencies: " followed by
 //! the unmet relations in Debian's dependency syntax (deb-control(5)):
@@ -97,45 +97,6 @@ pub fn package_names(relations: &str) -> Vec<String> {
     names
 }
 
-/// What build-deb does about missing build dependencies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    Nothing,
-    /// Run this command (argv) and say so.
-    Run(Vec<String>),
-    /// Print this command and exit 2.
-    Ask(String),
-}
-
-/// The apt-get command line that installs `names` non-interactively.
-pub fn apt_get(names: &[String]) -> Vec<String> {
-    let mut argv: Vec<String> = ["apt-get", "install", "-y", "--no-install-recommends"]
-        .map(str::to_owned)
-        .to_vec();
-    argv.extend(names.iter().cloned());
-    argv
-}
-
-/// Root installs with apt-get; anyone else gets the sudo line printed,
-/// unless `--install-build-deps` asks us to run it.
-pub fn plan(check: &Check, is_root: bool, install_build_deps: bool) -> Plan {
-    let Check::Missing(names) = check else {
-        return Plan::Nothing;
-    };
-    let apt = apt_get(names);
-    if is_root {
-        Plan::Run(apt)
-    } else {
-        let mut sudo = vec!["sudo".to_owned()];
-        sudo.extend(apt);
-        if install_build_deps {
-            Plan::Run(sudo)
-        } else {
-            Plan::Ask(sudo.join(" "))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,25 +147,5 @@ mod tests {
             err.contains("dpkg-checkbuilddeps failed") && err.contains("debian/control"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn plans() {
-        let missing = Check::Missing(vec!["debhelper-compat".into(), "faketime".into()]);
-        assert_eq!(plan(&Check::Satisfied, false, false), Plan::Nothing);
-        assert_eq!(
-            plan(&missing, true, false),
-            Plan::Run(apt_get(&["debhelper-compat".into(), "faketime".into()]))
-        );
-        assert_eq!(
-            plan(&missing, false, false),
-            Plan::Ask(
-                "sudo apt-get install -y --no-install-recommends debhelper-compat faketime".into()
-            )
-        );
-        let Plan::Run(argv) = plan(&missing, false, true) else {
-            panic!()
-        };
-        assert_eq!(&argv[..3], ["sudo", "apt-get", "install"]);
     }
 }

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{is_root, phases, BuildEnv};
+use super::{phases, BuildEnv};
+use crate::host_packages::is_root;
 
 /// Whether `unshare` can give the build a network namespace of its own;
 /// the arguments to prefix when it can.
 fn network_namespace() -> Option<Vec<String>> {
-    let root = is_root().unwrap_or(false);
+    let root = is_root();
     let args: Vec<String> = if root {
         vec!["-n".into()]
     } else {

@@ -5,3 +5,4 @@
 pub mod gpg;
 pub mod keys;
 pub mod repo;
+pub mod tools;

@@ -1,7 +1,7 @@
 //! `sign`, `verify` and `verify-signature` end to end, with GnuPG and
 //! Sequoia's `sqv` as real peers: GnuPG-made signatures verify with pinwheel,
 //! pinwheel-made signatures verify with `gpg --verify` and `sqv`, and every
-//! bad input of issue 4 is refused with its reason, exit code 1 and nothing
+//! bad input is refused with its reason, exit code 1 and nothing
 //! changed. GnuPG always runs in a throwaway `GNUPGHOME`.
 
 use crate::support::gpg;
@@ -45,6 +45,7 @@ fn sqv(keyrings: &[&Path], signatures: usize, repo: &Repo) -> (bool, String) {
     }
     args.push(repo.asc().to_str().unwrap().into());
     args.push(repo.list().to_str().unwrap().into());
+    crate::support::tools::need(&["sqv"]);
     let out = duct::cmd("sqv", &args)
         .stdout_capture()
         .stderr_capture()

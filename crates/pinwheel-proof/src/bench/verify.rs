@@ -254,7 +254,7 @@ fn cpu_profile(side: &Side, runs: usize) -> Result<CpuProfile, String> {
 
 pub fn measure_signature(ctx: &Ctx) -> anyhow::Result<Measured> {
     let title = "verify-signature: the signature alone";
-    let intro = "`cargo xtask verify-signature --keys DIR FILE SIG` against `gpgv` (binary keyring) and `sqv` (armored key) on the 2 GiB index's signed list (an Ed25519 key made by gpg). Issue 4's target: no slower than gpgv.";
+    let intro = "`cargo xtask verify-signature --keys DIR FILE SIG` against `gpgv` (binary keyring) and `sqv` (armored key) on the 2 GiB index's signed list (an Ed25519 key made by gpg). The target: no slower than gpgv.";
     let big = ctx.work.join("index-2g");
     let files = inputs::random_index(&big, 2 * GIB, FILES_2G, 2)?;
     let trust = Trust::prepare(ctx)?;

@@ -88,7 +88,7 @@ fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 }
 
 fn is_root() -> bool {
-    xtask::build_deb::is_root().unwrap()
+    xtask::host_packages::is_root()
 }
 
 /// Nothing was built: no package in `out`, and dpkg-buildpackage never
@@ -181,6 +181,7 @@ fn build_deb_builds_a_lintian_clean_package_that_installs_and_runs() {
 
     // lintian: no error and no warning that is not fixed or overridden.
     let changes = &files_with(&out, ".changes")[0];
+    crate::support::tools::need(&["lintian"]);
     let lintian = duct::cmd!("lintian", "--fail-on", "error,warning", changes)
         .stderr_to_stdout()
         .stdout_capture()
@@ -551,6 +552,7 @@ fn adversarial_pip_refuses_an_edited_hash_when_the_first_verification_is_bypasse
     let env =
         xtask::build_deb::clean_env(&home, 1704067200, &xtask::build_deb::BuildEnv::standard());
     let _turn = dpkg_turn();
+    crate::support::tools::need(&["dpkg-buildpackage"]);
     let out = duct::cmd!("dpkg-buildpackage", "-us", "-uc", "-b")
         .dir(&tree)
         .full_env(env)

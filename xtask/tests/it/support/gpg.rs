@@ -30,6 +30,7 @@ pub struct GpgKey {
 
 impl Gpg {
     pub fn new() -> Gpg {
+        super::tools::need(&["gpg", "gpgconf"]);
         let home = tempfile::Builder::new()
             .prefix("gh")
             .tempdir_in("/tmp")
