@@ -216,28 +216,28 @@ mod tests {
     #[test]
     fn report_groups_and_counts() {
         let record = Record::parse(
-            "[cases]\n\"tests/verify.rs::adversarial_sha1\" = \"refused: SHA-1 signature, exit 1\"\n\"src/archive.rs::adversarial_dotdot\" = \"refused: ../ member\"\n\"tests/http.rs::adversarial_drip\" = \"aborted at the deadline\"\n",
+            "[cases]\n\"xtask/tests/it/verify.rs::adversarial_sha1\" = \"refused: SHA-1 signature, exit 1\"\n\"crates/pinwheel-archive/src/unpack.rs::adversarial_dotdot\" = \"refused: ../ member\"\n\"xtask/tests/it/http.rs::adversarial_drip\" = \"aborted at the deadline\"\n",
         )
         .unwrap();
         let tests = vec![
             SourceTest {
-                file: "src/archive.rs".into(),
+                file: "crates/pinwheel-archive/src/unpack.rs".into(),
                 name: "adversarial_dotdot".into(),
             },
             SourceTest {
-                file: "tests/http.rs".into(),
+                file: "xtask/tests/it/http.rs".into(),
                 name: "adversarial_drip".into(),
             },
             SourceTest {
-                file: "tests/verify.rs".into(),
+                file: "xtask/tests/it/verify.rs".into(),
                 name: "adversarial_sha1".into(),
             },
             SourceTest {
-                file: "tests/verify.rs".into(),
+                file: "xtask/tests/it/verify.rs".into(),
                 name: "adversarial_new".into(),
             },
         ];
-        let output = "     Running unittests src/lib.rs (x)\ntest archive::tests::adversarial_dotdot ... ok\n     Running tests/verify.rs (y)\ntest adversarial_sha1 ... FAILED\ntest adversarial_new ... ok\n";
+        let output = "     Running unittests src/lib.rs (target/debug/deps/pinwheel_archive-1)\ntest unpack::tests::adversarial_dotdot ... ok\n     Running tests/it/main.rs (target/debug/deps/it-2)\ntest verify::adversarial_sha1 ... FAILED\ntest verify::adversarial_new ... ok\n";
         let report = build_report(&record, &tests, output);
         assert_eq!(
             (
@@ -253,25 +253,25 @@ mod tests {
             "{}",
             report.text
         );
-        assert!(report.text.contains("  FAILED      tests/verify.rs::adversarial_sha1\n              expected: refused: SHA-1 signature, exit 1"), "{}", report.text);
+        assert!(report.text.contains("  FAILED      xtask/tests/it/verify.rs::adversarial_sha1\n              expected: refused: SHA-1 signature, exit 1"), "{}", report.text);
         assert!(
             report
                 .text
-                .contains("archives (1)\n  held        src/archive.rs::adversarial_dotdot"),
+                .contains("archives (1)\n  held        crates/pinwheel-archive/src/unpack.rs::adversarial_dotdot"),
             "{}",
             report.text
         );
         assert!(
             report
                 .text
-                .contains("did not run tests/http.rs::adversarial_drip"),
+                .contains("did not run xtask/tests/it/http.rs::adversarial_drip"),
             "{}",
             report.text
         );
         assert!(
             report
                 .text
-                .contains("\"tests/verify.rs::adversarial_new\" = \"…\""),
+                .contains("\"xtask/tests/it/verify.rs::adversarial_new\" = \"…\""),
             "{}",
             report.text
         );

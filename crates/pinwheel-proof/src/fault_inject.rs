@@ -318,10 +318,7 @@ fn scenario(command: &str, exe: &Path) -> anyhow::Result<Option<Scenario>> {
 const DEMO_SECRET: &str = "packaging/keys/DEMO-ONLY-secret/demo-maintainer.secret.asc";
 
 fn repo_root() -> anyhow::Result<PathBuf> {
-    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has no parent directory")?
-        .to_path_buf())
+    Ok(crate::source_root())
 }
 
 /// A signed list's new content differs from run to run (expiry and
@@ -369,10 +366,7 @@ fn update_deps_args(dir: &Path) -> Vec<OsString> {
 
 /// The repository's configuration with `[apps]` replaced by `app-0` …
 fn write_apps_config(dir: &Path, apps: usize) -> anyhow::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has no parent directory")?;
-    let source = root.join(xtask::config::CONFIG_PATH);
+    let source = crate::source_root().join(xtask::config::CONFIG_PATH);
     let mut doc: toml_edit::DocumentMut = fs_err::read_to_string(&source)?
         .parse()
         .with_context(|| format!("{}: parsing", source.display()))?;

@@ -23,6 +23,12 @@ pub mod loopback;
 pub mod rng;
 pub mod synthetic_lock;
 
+/// The repository this crate was compiled from: its configuration and
+/// demonstration key are the templates of the scratch trees.
+pub fn source_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 static XTASK: OnceLock<PathBuf> = OnceLock::new();
 
 /// Names the `xtask` binary that the proof starts and measures; once per
