@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "pinwheel's proof: benchmarks, fault injection, the adversarial record"
 )]
 struct Proof {
@@ -22,6 +23,7 @@ struct Proof {
     #[arg(
         long,
         global = true,
+        hide = true,
         env = "PINWHEEL_XTASK_BINARY",
         value_name = "FILE"
     )]
