@@ -246,19 +246,12 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 
     let mut jobs = (Vec::new(), Vec::new());
     for pin in &todo {
-        let sdist = sdists[&pin.name].clone();
-        let label = format!("{} {}", pin.name, pin.version);
-        let dir = build_root.package_dir(pin.name.as_ref(), &pin.version.to_string());
-        let tree = waves::unpack_sdist(&sdist, &dir)?;
-        let build_system =
-            waves::read_build_system(&tree, &format!("{label} ({})", file_name(&sdist)))?;
-        let job = Job {
-            name: pin.name.clone(),
-            version: pin.version.to_string(),
-            sdist,
-            build_system,
-            dynamic: Vec::new(),
-        };
+        let job = Job::unpack(
+            &build_root,
+            &pin.name,
+            &pin.version.to_string(),
+            &sdists[&pin.name],
+        )?;
         match pin.role {
             Role::Bootstrap => jobs.0.push(job),
             Role::App => jobs.1.push(job),

@@ -1,12 +1,14 @@
-//! Running the builds in waves. Bootstrap sdists build with the target
+//! Running the builds in waves. Every sdist is unpacked once, into its
+//! fixed directory ([`Job::unpack`]); that tree gives its build system and
+//! is the tree its hooks run in. Bootstrap sdists build with the target
 //! interpreter and a `PYTHONPATH` of exactly the unpacked bootstrap wheels
 //! their build needs (`plan.rs`); a wave holds everything whose needs are
 //! built, self-hosting backends first, at most `--jobs` at a time.
 //! Application sdists then build together in the virtual environment that
-//! holds every bootstrap wheel. Each build unpacks its sdist afresh into its
-//! fixed directory, asks the backend what else it needs
-//! (`get_requires_for_build_wheel`) and, when all of it is built, builds the
-//! wheel.
+//! holds every bootstrap wheel. Each build asks the backend what else it
+//! needs (`get_requires_for_build_wheel`) and, when all of it is built,
+//! builds the wheel; a build that has to wait runs again in a later wave,
+//! in the same tree with an empty `HOME`, `TMPDIR` and wheel directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,19 +44,47 @@ pub struct Ctx<'a> {
     pub bootstrap_pyproject: String,
 }
 
-/// One sdist to build.
+/// One sdist to build, unpacked.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub name: PackageName,
     pub version: String,
     /// The verified sdist.
     pub sdist: PathBuf,
+    /// Its fixed build directory (`BuildRoot::package_dir`).
+    pub dir: PathBuf,
+    /// The unpacked source tree, under `dir/src/`.
+    pub tree: PathBuf,
     pub build_system: BuildSystem,
     /// What `get_requires_for_build_wheel` added, once asked.
     pub dynamic: Vec<Requirement>,
 }
 
 impl Job {
+    /// Unpacks `sdist` of `name` `version` into its build directory under
+    /// `build_root` and reads its build system: the one time this run
+    /// unpacks it.
+    pub fn unpack(
+        build_root: &BuildRoot,
+        name: &PackageName,
+        version: &str,
+        sdist: &Path,
+    ) -> anyhow::Result<Job> {
+        let dir = build_root.package_dir(name.as_ref(), version);
+        let tree = unpack_sdist(sdist, &dir)?;
+        let label = format!("{name} {version} ({})", super::file_name(sdist));
+        let build_system = read_build_system(&tree, &label)?;
+        Ok(Job {
+            name: name.clone(),
+            version: version.to_owned(),
+            sdist: sdist.to_path_buf(),
+            dir,
+            tree,
+            build_system,
+            dynamic: Vec::new(),
+        })
+    }
+
     /// `name version`, for messages.
     pub fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
@@ -78,13 +108,17 @@ pub enum Outcome {
     Deferred(Vec<Requirement>),
 }
 
-/// Unpacks `sdist` into `dir/src` and returns the tree: the archive's one
-/// top-level directory.
-pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+/// The directories of a build directory that every build attempt starts
+/// with empty: `HOME`, `TMPDIR` and the wheel directory.
+const SCRATCH: [&str; 3] = ["home", "tmp", "dist"];
+
+/// Unpacks `sdist` into `dir/src` (a fresh `dir`) and returns the tree: the
+/// archive's one top-level directory.
+fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     if dir.exists() {
         fs_err::remove_dir_all(dir)?;
     }
-    for sub in ["home", "tmp", "dist"] {
+    for sub in SCRATCH {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     let dest = dir.join("src");
@@ -99,8 +133,21 @@ pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// Empties the scratch directories of `dir` before a build attempt: a job
+/// that had to wait runs again in its tree, but as on its first attempt.
+fn clean_scratch(dir: &Path) -> anyhow::Result<()> {
+    for sub in SCRATCH {
+        let path = dir.join(sub);
+        if path.exists() {
+            fs_err::remove_dir_all(&path)?;
+        }
+        fs_err::create_dir_all(&path)?;
+    }
+    Ok(())
+}
+
 /// Reads the build system of an unpacked tree.
-pub fn read_build_system(tree: &Path, label: &str) -> anyhow::Result<BuildSystem> {
+fn read_build_system(tree: &Path, label: &str) -> anyhow::Result<BuildSystem> {
     let pyproject = tree.join("pyproject.toml");
     let text = match fs_err::read_to_string(&pyproject) {
         Ok(text) => Some(text),
@@ -132,8 +179,8 @@ impl Ctx<'_> {
         site: &BTreeMap<PackageName, PathBuf>,
     ) -> anyhow::Result<Outcome> {
         let label = job.label();
-        let dir = self.build_root.package_dir(job.name.as_ref(), &job.version);
-        let tree = unpack_sdist(&job.sdist, &dir)?;
+        let (dir, tree) = (&job.dir, &job.tree);
+        clean_scratch(dir)?;
         let log = self.log_path(job);
         fs_err::write(&log, "")?;
         let path_for = |closure: &BTreeSet<PackageName>| -> Vec<PathBuf> {
@@ -147,8 +194,8 @@ impl Ctx<'_> {
             Ok(Needs::Waiting(_)) => return Ok(Outcome::Deferred(job.dynamic.clone())),
             Err(unmet) => return Err(self.missing(job, unmet)),
         };
-        let env = env::build_env(self.source_date_epoch, &dir, &path_for(&closure), None);
-        let dynamic = self.ask_requires(&self.target_hooks, job, &tree, &env, &log)?;
+        let env = env::build_env(self.source_date_epoch, dir, &path_for(&closure), None);
+        let dynamic = self.ask_requires(&self.target_hooks, job, tree, &env, &log)?;
         let mut all = job.build_system.requires.clone();
         all.extend(dynamic.iter().cloned());
         let closure = match set.needs(&all, self.markers) {
@@ -156,10 +203,10 @@ impl Ctx<'_> {
             Ok(Needs::Waiting(_)) => return Ok(Outcome::Deferred(dynamic)),
             Err(unmet) => return Err(self.missing(job, unmet)),
         };
-        let env = env::build_env(self.source_date_epoch, &dir, &path_for(&closure), None);
+        let env = env::build_env(self.source_date_epoch, dir, &path_for(&closure), None);
         let wheel = self
             .target_hooks
-            .build_wheel(&label, &tree, &dir.join("dist"), &env, &log)?;
+            .build_wheel(&label, tree, &dir.join("dist"), &env, &log)?;
         Ok(Outcome::Built(wheel))
     }
 
@@ -172,16 +219,16 @@ impl Ctx<'_> {
             Err(unmet) => Err(self.missing(job, unmet)),
         };
         check(&job.build_system.requires)?;
-        let dir = self.build_root.package_dir(job.name.as_ref(), &job.version);
-        let tree = unpack_sdist(&job.sdist, &dir)?;
+        let (dir, tree) = (&job.dir, &job.tree);
+        clean_scratch(dir)?;
         let log = self.log_path(job);
         fs_err::write(&log, "")?;
-        let env = env::build_env(self.source_date_epoch, &dir, &[], Some(venv));
-        let dynamic = self.ask_requires(&self.venv_hooks, job, &tree, &env, &log)?;
+        let env = env::build_env(self.source_date_epoch, dir, &[], Some(venv));
+        let dynamic = self.ask_requires(&self.venv_hooks, job, tree, &env, &log)?;
         check(&dynamic)?;
         let wheel = self
             .venv_hooks
-            .build_wheel(&label, &tree, &dir.join("dist"), &env, &log)?;
+            .build_wheel(&label, tree, &dir.join("dist"), &env, &log)?;
         Ok(Outcome::Built(wheel))
     }
 
