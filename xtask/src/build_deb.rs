@@ -211,7 +211,7 @@ pub fn build(
         .prefix("work-")
         .tempdir_in(&work_parent)
         .with_context(|| format!("{}: cannot create a build directory", work_parent.display()))?;
-    let tree = stage_tree(config, app, &list, work.path())?;
+    let tree = stage_tree(config, app, &sdist, &list, work.path())?;
     lap("staging", &mut steps);
     eprintln!("running dpkg-buildpackage in a clean environment");
     let home = work.path().join("home");
@@ -274,20 +274,21 @@ pub fn build(
     })
 }
 
-/// Stages the clean source tree for `app` under `work` from the verified
-/// `list` and returns its path (`work/<source>-<version>`). It does not
-/// verify anything itself: [`build`] calls it after the first verification
-/// (tests call it directly to prove that pip's check stands on its own).
+/// Stages the clean source tree for `app` under `work` from its built
+/// `sdist` ([`crate::sdist::build`]) and the verified `list`, and returns
+/// its path (`work/<source>-<version>`). It does not verify anything
+/// itself: [`build`] calls it after the first verification (tests call it
+/// directly to prove that pip's check stands on its own).
 pub fn stage_tree(
     config: &Config,
     app: &str,
+    sdist: &crate::sdist::Sdist,
     list: &BTreeMap<String, Sha256>,
     work: &Path,
 ) -> anyhow::Result<PathBuf> {
     let control = fs_err::read_to_string(config.root.join("debian/control"))?;
     let source = changelog::field(&control, "Source").context("debian/control: no Source field")?;
     let packages = changelog::binary_packages(&control);
-    let sdist = crate::sdist::build(config, app)?;
     let tree = work.join(format!("{source}-{}", sdist.version));
     let backend = backend::backend_pins(config, app, list)?;
     let staged = stage::stage(
@@ -296,7 +297,7 @@ pub fn stage_tree(
             root: &config.root,
             app,
             packages: &packages,
-            sdist: &sdist,
+            sdist,
             list,
             backend: &backend,
         },

@@ -17,40 +17,45 @@
 //! environment, with its files intact, is not rebuilt (`--rebuild NAME`
 //! forces it). `--verify-reproducible` rebuilds everything into a
 //! temporary directory and compares bytes; it writes nothing.
+//!
+//! [`run`] takes four steps, each a function with typed inputs and outputs:
+//! plan (`Plan`, pure once the index's wheels are hashed), fetch
+//! (`build_wheels/sdists.rs`), build (each sdist unpacked once,
+//! `build_wheels/waves.rs`, wheels staged by `build_wheels/staging.rs`) and
+//! commit (`build_wheels/commit.rs`).
 
 pub mod build_system;
+pub mod commit;
 pub mod env;
 pub mod hooks;
 pub mod inputs;
 pub mod manifest;
 pub mod plan;
 pub mod progress;
+pub mod sdists;
+pub mod staging;
 pub mod waves;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use pep508_rs::{PackageName, Requirement};
+use pep508_rs::PackageName;
 
 use crate::config::Config;
 use crate::fetch;
-use crate::fresh::{self, Mode, RepoLock};
-use crate::http;
-use crate::package_index::{self, DistKind, PackageIndex};
-use crate::refresh_index;
+use crate::fresh::{self, RepoLock};
 use inputs::{Pin, Role};
 use manifest::{Entry, Manifest};
-use pinwheel_archive::unpack;
-use pinwheel_archive::wheel;
-use pinwheel_pypa::sdist_filename::{SdistFilename, SdistFormat};
-use pinwheel_pypa::wheel_filename::WheelFilename;
 use pinwheel_trust::hash::Sha256;
-use plan::{BuildSet, Member};
-use waves::{Ctx, Job};
+use plan::Member;
+use sdists::VerifiedSdist;
+use staging::Staging;
+use waves::{Bootstrap, Ctx, Job};
 
 /// The index directory, relative to the repository root.
 pub const INDEX_DIR: &str = "wheels-index";
@@ -75,16 +80,6 @@ pub struct Options {
     pub jobs: Option<usize>,
 }
 
-/// A wheel built in this run, waiting in the staging directory.
-struct Built {
-    name: PackageName,
-    version: String,
-    sdist: PathBuf,
-    sdist_sha256: Sha256,
-    wheel: PathBuf,
-    wheel_sha256: Sha256,
-}
-
 /// Runs the command.
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -92,68 +87,26 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let _lock = RepoLock::acquire(root)?;
     let index = root.join(INDEX_DIR);
     let files = index.join("files");
-    let pins = inputs::collect(&config, options.app.as_deref())?;
-    for name in &options.rebuild {
-        let wanted = PackageName::from_str(name)
-            .map_err(|err| anyhow::anyhow!("--rebuild {name}: {err}"))?;
-        if !pins.iter().any(|p| p.name == wanted) {
-            bail!("--rebuild {name}: no such package is pinned (see requirements/*/requirements.txt and {})", config.bootstrap.lock.display());
-        }
-    }
-    let bootstrap_ids: Vec<(String, String, Sha256)> = pins
-        .iter()
-        .filter(|p| p.role == Role::Bootstrap)
-        .map(|p| (p.name.to_string(), p.version.to_string(), p.sha256[0]))
-        .collect();
-    let build_env = manifest::build_env_digest(&config.target.python, &bootstrap_ids);
-    let manifest_path = index.join(manifest::FILE_NAME);
-    let manifest = manifest::read(&manifest_path)?;
-    fresh::remove_stale_temporaries(&files)?;
 
-    let mut current: BTreeMap<PackageName, Entry> = BTreeMap::new();
-    let mut todo: Vec<&Pin> = Vec::new();
-    for pin in &pins {
-        let forced = options
-            .rebuild
-            .iter()
-            .any(|n| PackageName::from_str(n).is_ok_and(|n| n == pin.name));
-        match up_to_date(&index, &manifest, pin, &build_env)? {
-            Some(entry) if !forced && !options.verify_reproducible => {
-                current.insert(pin.name.clone(), entry.clone());
-            }
-            Some(entry) => {
-                current.insert(pin.name.clone(), entry.clone());
-                todo.push(pin);
-            }
-            None => todo.push(pin),
-        }
-    }
-    if options.verify_reproducible {
-        let missing: Vec<String> = pins
-            .iter()
-            .filter(|p| !current.contains_key(&p.name))
-            .map(|p| format!("{} {}", p.name, p.version))
-            .collect();
-        if !missing.is_empty() {
-            bail!(
-                "no current wheel in {INDEX_DIR}/ for {}: run `cargo xtask build-wheels` first",
-                missing.join(", ")
-            );
-        }
-    }
-    let prune = options.app.is_none() && !options.verify_reproducible;
-    if todo.is_empty() {
-        let mut manifest = manifest;
-        if prune && !stale_files(&index, &mut manifest, &pins)?.is_empty() {
-            commit(
-                &index,
-                manifest,
-                &[],
-                &build_env,
-                &pins,
-                prune,
-                &config.trust.scope,
-            )?;
+    // 1. Plan: read the pins and the manifest, hash each recorded wheel
+    //    and sdist in the index, then decide from that alone (`Plan::new`)
+    //    what to build and whether to prune.
+    let pins = inputs::collect(&config, options.app.as_deref())?;
+    let rebuild = rebuild_names(&options.rebuild, &pins, &config.bootstrap.lock)?;
+    let build_env = build_env_digest(&config, &pins);
+    let mut manifest = manifest::read(&index.join(manifest::FILE_NAME))?;
+    fresh::remove_stale_temporaries(&files)?;
+    let status = current_wheels(&index, &manifest, &pins, &build_env)?;
+    let plan = Plan::new(&pins, status, &rebuild, options)?;
+    let record = commit::Record {
+        build_env: &build_env,
+        pins: &pins,
+        prune: plan.prune,
+        scope: &config.trust.scope,
+    };
+    if plan.todo.is_empty() {
+        if plan.prune && !commit::stale_files(&index, &mut manifest, &pins)?.is_empty() {
+            commit::commit(&index, manifest, &[], &record)?;
         }
         println!(
             "build-wheels: all {} wheels are up to date ({} ms)",
@@ -169,154 +122,31 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let interrupted = fetch::SigintGuard::seen();
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&interrupted))
         .context("installing the SIGTERM handler")?;
-    let sdists = locate_sdists(&config, &files, &root.join(SDIST_CACHE), &todo)?;
+
+    // 2. Fetch: the verified sdist of every pin to build.
+    let sdists = sdists::fetch(&config, &files, &root.join(SDIST_CACHE), &plan.todo)?;
+
+    // 3. Build: each sdist unpacked once, the bootstrap set in waves, then
+    //    the applications; the wheels wait in a staging directory. The
+    //    build root stays ours until the run ends.
     let build_root = env::BuildRoot::acquire(Path::new(env::BUILD_ROOT))?;
-    let isolation = env::Isolation::probe();
-    if let env::Isolation::Unavailable(why) = &isolation {
-        eprintln!("warning: builds are NOT isolated from the network: {why}");
-    }
-    let staging = tempfile::Builder::new()
-        .prefix("pinwheel-wheels-")
-        .tempdir()
-        .context("creating a staging directory")?;
-    let log_dir = root.join("target/pinwheel/logs");
-    fs_err::create_dir_all(&log_dir)?;
-    let markers = config
-        .target
-        .marker_environment()
-        .with_context(|| config.path.display().to_string())?;
-    let runner = root.join(hooks::RUNNER);
-    let progress = progress::Progress::new(todo.len() as u64);
-    let venv = build_root.venv_dir();
-    let ctx = Ctx {
-        build_root: &build_root,
-        target_hooks: hooks::Hooks {
-            python: config.target.interpreter.clone(),
-            runner: runner.clone(),
-            isolation: &isolation,
-            interrupted: &interrupted,
-        },
-        venv_hooks: hooks::Hooks {
-            python: venv.join("bin/python"),
-            runner,
-            isolation: &isolation,
-            interrupted: &interrupted,
-        },
-        source_date_epoch: config.build.source_date_epoch,
-        markers: &markers,
-        log_dir,
-        jobs: options
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1),
-        interrupted: &interrupted,
-        progress: &progress,
-        bootstrap_pyproject: config
-            .bootstrap
-            .dir
-            .join("pyproject.toml")
-            .display()
-            .to_string(),
-    };
-
-    // The bootstrap set: current members are built (their wheels are in
-    // the index); the others wait for this run.
-    let mut set = BuildSet::default();
-    let mut site: BTreeMap<PackageName, PathBuf> = BTreeMap::new();
-    let mut venv_wheels: BTreeMap<PackageName, (PathBuf, Sha256)> = BTreeMap::new();
-    let rebuilding: Vec<&PackageName> = todo.iter().map(|p| &p.name).collect();
-    let any_bootstrap_job = todo.iter().any(|p| p.role == Role::Bootstrap);
-    for pin in pins.iter().filter(|p| p.role == Role::Bootstrap) {
-        let mut member = Member {
-            version: pin.version.clone(),
-            runtime: None,
-        };
-        if let (Some(entry), false) = (current.get(&pin.name), rebuilding.contains(&&pin.name)) {
-            let wheel = index.join(&entry.file);
-            member.runtime = Some(wheel_requires(&wheel)?);
-            venv_wheels.insert(pin.name.clone(), (wheel.clone(), entry.sha256));
-            if any_bootstrap_job {
-                let dir = build_root.site_dir(pin.name.as_ref(), &pin.version.to_string());
-                unpack_wheel(&wheel, &dir)?;
-                site.insert(pin.name.clone(), dir);
-            }
-        }
-        set.members.insert(pin.name.clone(), member);
-    }
-
-    let mut jobs = (Vec::new(), Vec::new());
-    for pin in &todo {
-        let sdist = sdists[&pin.name].clone();
-        let label = format!("{} {}", pin.name, pin.version);
-        let dir = build_root.package_dir(pin.name.as_ref(), &pin.version.to_string());
-        let tree = waves::unpack_sdist(&sdist, &dir)?;
-        let build_system =
-            waves::read_build_system(&tree, &format!("{label} ({})", file_name(&sdist)))?;
-        let job = Job {
-            name: pin.name.clone(),
-            version: pin.version.to_string(),
-            sdist,
-            build_system,
-            dynamic: Vec::new(),
-        };
-        match pin.role {
-            Role::Bootstrap => jobs.0.push(job),
-            Role::App => jobs.1.push(job),
-        }
-    }
-
-    let mut built: Vec<Built> = Vec::new();
-    let mut finish = |job: &Job, raw: &Path| -> anyhow::Result<(PathBuf, Sha256)> {
-        let (wheel, sha) = stage_wheel(
-            raw,
-            staging.path(),
-            &job.name,
-            &job.version,
-            config.build.source_date_epoch,
-        )?;
-        let sdist_sha256 = Sha256::of_file(&job.sdist)?;
-        progress.inc();
-        progress.note(&format!("built {} → {}", job.label(), file_name(&wheel)));
-        built.push(Built {
-            name: job.name.clone(),
-            version: job.version.clone(),
-            sdist: job.sdist.clone(),
-            sdist_sha256,
-            wheel: wheel.clone(),
-            wheel_sha256: sha,
-        });
-        Ok((wheel, sha))
-    };
-    ctx.build_bootstrap(jobs.0, &mut set, &mut site, |job, raw| {
-        let (wheel, sha) = finish(job, raw)?;
-        let dir = build_root.site_dir(job.name.as_ref(), &job.version);
-        unpack_wheel(&wheel, &dir)?;
-        venv_wheels.insert(job.name.clone(), (wheel.clone(), sha));
-        Ok((wheel_requires(&wheel)?, dir))
-    })?;
-    if !jobs.1.is_empty() {
-        progress.note("making the build venv with the bootstrap wheels");
-        let wheels: Vec<(PathBuf, Sha256)> = venv_wheels.values().cloned().collect();
-        env::make_venv(&config.target.interpreter, &venv, &wheels, &isolation)?;
-        ctx.build_apps(&jobs.1, &set, &venv, |job, raw| {
-            finish(job, raw).map(|_| ())
-        })?;
-    }
-    progress.done();
-    waves::check_interrupted(&interrupted)?;
-
-    if options.verify_reproducible {
-        return compare(&index, &current, &built);
-    }
-    commit(
-        &index,
-        manifest,
-        &built,
-        &build_env,
+    let staging = build(
+        &config,
+        options,
         &pins,
-        prune,
-        &config.trust.scope,
+        &plan,
+        &sdists,
+        &build_root,
+        &interrupted,
     )?;
+    let built = staging.built();
+
+    // 4. Commit: only now is wheels-index/ written (or, with
+    //    --verify-reproducible, compared with what was built).
+    if options.verify_reproducible {
+        return commit::compare(&index, &plan.current, built);
+    }
+    commit::commit(&index, manifest, built, &record)?;
     println!(
         "build-wheels: built {} wheel(s), {} already current ({:.1} s)",
         built.len(),
@@ -324,6 +154,115 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// What a run does, decided from the pins and the wheels the index holds
+/// for them. Pure.
+#[derive(Debug)]
+struct Plan<'p> {
+    /// The index's current wheels, by pin name, including those rebuilt
+    /// (`--verify-reproducible` compares with them).
+    current: BTreeMap<PackageName, Entry>,
+    /// The pins to build, in pin order.
+    todo: Vec<&'p Pin>,
+    /// Whether what no pin needs leaves the index: a run over every
+    /// application that writes.
+    prune: bool,
+}
+
+impl<'p> Plan<'p> {
+    /// `status` holds, for each pin, its current wheel in the index (see
+    /// [`current_wheels`]); `rebuild` the pins `--rebuild` names.
+    fn new(
+        pins: &'p [Pin],
+        status: Vec<Option<Entry>>,
+        rebuild: &[PackageName],
+        options: &Options,
+    ) -> anyhow::Result<Plan<'p>> {
+        let mut current = BTreeMap::new();
+        let mut todo = Vec::new();
+        for (pin, entry) in pins.iter().zip(status) {
+            let forced = rebuild.contains(&pin.name) || options.verify_reproducible;
+            match entry {
+                Some(entry) => {
+                    current.insert(pin.name.clone(), entry);
+                    if forced {
+                        todo.push(pin);
+                    }
+                }
+                None => todo.push(pin),
+            }
+        }
+        if options.verify_reproducible {
+            let missing: Vec<String> = pins
+                .iter()
+                .filter(|p| !current.contains_key(&p.name))
+                .map(|p| format!("{} {}", p.name, p.version))
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "no current wheel in {INDEX_DIR}/ for {}: run `cargo xtask build-wheels` first",
+                    missing.join(", ")
+                );
+            }
+        }
+        Ok(Plan {
+            current,
+            todo,
+            prune: options.app.is_none() && !options.verify_reproducible,
+        })
+    }
+
+    /// The index's wheel of `name` when it is current and not rebuilt.
+    fn kept(&self, name: &PackageName) -> Option<&Entry> {
+        if self.todo.iter().any(|p| &p.name == name) {
+            return None;
+        }
+        self.current.get(name)
+    }
+}
+
+/// The `--rebuild` names, each one a pinned package.
+fn rebuild_names(
+    names: &[String],
+    pins: &[Pin],
+    bootstrap_lock: &Path,
+) -> anyhow::Result<Vec<PackageName>> {
+    names
+        .iter()
+        .map(|name| {
+            let wanted = PackageName::from_str(name)
+                .map_err(|err| anyhow::anyhow!("--rebuild {name}: {err}"))?;
+            if !pins.iter().any(|p| p.name == wanted) {
+                bail!("--rebuild {name}: no such package is pinned (see requirements/*/requirements.txt and {})", bootstrap_lock.display());
+            }
+            Ok(wanted)
+        })
+        .collect()
+}
+
+/// The build environment every wheel of this run is recorded with
+/// ([`manifest::build_env_digest`]).
+fn build_env_digest(config: &Config, pins: &[Pin]) -> Sha256 {
+    let bootstrap_ids: Vec<(String, String, Sha256)> = pins
+        .iter()
+        .filter(|p| p.role == Role::Bootstrap)
+        .map(|p| (p.name.to_string(), p.version.to_string(), p.sha256[0]))
+        .collect();
+    manifest::build_env_digest(&config.target.python, &bootstrap_ids)
+}
+
+/// For each pin, in order, the manifest entry of its wheel when that wheel
+/// is current.
+fn current_wheels(
+    index: &Path,
+    manifest: &Manifest,
+    pins: &[Pin],
+    build_env: &Sha256,
+) -> anyhow::Result<Vec<Option<Entry>>> {
+    pins.iter()
+        .map(|pin| Ok(up_to_date(index, manifest, pin, build_env)?.cloned()))
+        .collect()
 }
 
 /// The manifest entry of `pin` when its wheel is current: the same sdist
@@ -361,146 +300,129 @@ fn up_to_date<'m>(
     Ok(Some(entry))
 }
 
-/// The verified sdist of every pin: a file in `files/` whose sha256 is
-/// pinned, or one fetched from the package index into `cache` (its sha256
-/// checked before anything reads it).
-fn locate_sdists(
+/// Builds the sdist of every pin the plan names: each unpacked once into
+/// its build directory under `build_root`, the bootstrap set in waves, then
+/// the applications in the build venv. Returns the staged wheels; nothing
+/// in the index is written.
+fn build(
     config: &Config,
-    files: &Path,
-    cache: &Path,
-    todo: &[&Pin],
-) -> anyhow::Result<BTreeMap<PackageName, PathBuf>> {
-    let mut out = BTreeMap::new();
-    let mut missing = Vec::new();
-    for pin in todo {
-        let mut found = None;
-        for dir in [files, cache] {
-            let Ok(entries) = fs_err::read_dir(dir) else {
-                continue;
-            };
-            for entry in entries {
-                let path = entry?.path();
-                let name = file_name(&path);
-                let is_candidate = SdistFilename::parse_for(&name, &pin.name)
-                    .is_ok_and(|f| f.version == pin.version);
-                if is_candidate && path.is_file() && pin.sha256.contains(&Sha256::of_file(&path)?) {
-                    found = Some(path);
-                    break;
-                }
-            }
-            if found.is_some() {
-                break;
-            }
-        }
-        match found {
-            Some(path) => {
-                out.insert(pin.name.clone(), path);
-            }
-            None => missing.push(*pin),
-        }
+    options: &Options,
+    pins: &[Pin],
+    plan: &Plan,
+    sdists: &BTreeMap<PackageName, VerifiedSdist>,
+    build_root: &env::BuildRoot,
+    interrupted: &AtomicBool,
+) -> anyhow::Result<Staging> {
+    let isolation = env::Isolation::probe();
+    if let env::Isolation::Unavailable(why) = &isolation {
+        eprintln!("warning: builds are NOT isolated from the network: {why}");
     }
-    if missing.is_empty() {
-        return Ok(out);
+    let mut staging = Staging::new(config.build.source_date_epoch)?;
+    let log_dir = config.root.join("target/pinwheel/logs");
+    fs_err::create_dir_all(&log_dir)?;
+    let markers = config
+        .target
+        .marker_environment()
+        .with_context(|| config.path.display().to_string())?;
+    let runner = config.root.join(hooks::RUNNER);
+    let progress = progress::Progress::new(plan.todo.len() as u64);
+    let venv = build_root.venv_dir();
+    let ctx = Ctx {
+        build_root,
+        target_hooks: hooks::Hooks {
+            python: config.target.interpreter.clone(),
+            runner: runner.clone(),
+            isolation: &isolation,
+            interrupted,
+        },
+        venv_hooks: hooks::Hooks {
+            python: venv.join("bin/python"),
+            runner,
+            isolation: &isolation,
+            interrupted,
+        },
+        source_date_epoch: config.build.source_date_epoch,
+        markers: &markers,
+        log_dir,
+        jobs: options
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1),
+        interrupted,
+        progress: &progress,
+        bootstrap_pyproject: config
+            .bootstrap
+            .dir
+            .join("pyproject.toml")
+            .display()
+            .to_string(),
+    };
+
+    let any_bootstrap_job = plan.todo.iter().any(|p| p.role == Role::Bootstrap);
+    let index = config.root.join(INDEX_DIR);
+    let mut bootstrap = bootstrap_start(&index, pins, plan, build_root, any_bootstrap_job)?;
+    let (bootstrap_jobs, app_jobs) = unpack_jobs(build_root, &plan.todo, sdists)?;
+    ctx.build_bootstrap(bootstrap_jobs, &mut bootstrap, &mut staging)?;
+    if !app_jobs.is_empty() {
+        progress.note("making the build venv with the bootstrap wheels");
+        let wheels: Vec<(PathBuf, Sha256)> = bootstrap.wheels.values().cloned().collect();
+        env::make_venv(&config.target.interpreter, &venv, &wheels, &isolation)?;
+        ctx.build_apps(&app_jobs, &bootstrap.set, &venv, &mut staging)?;
     }
-    let client = http::Client::new(&config.index)?;
-    let index = PackageIndex::new(&client, &config.index.url)?;
-    let mut downloads = Vec::new();
-    for pin in missing {
-        let mut errors = Vec::new();
-        let found =
-            pin.sha256
-                .iter()
-                .find_map(|sha| match index.find_file(pin.name.as_ref(), sha) {
-                    Ok(found) => Some((found, *sha)),
-                    Err(err) => {
-                        errors.push(format!("{err:#}"));
-                        None
-                    }
-                });
-        let Some((found, sha256)) = found else {
-            bail!("{} {}: {}", pin.name, pin.version, errors.join("; "));
+    progress.done();
+    waves::check_interrupted(interrupted)?;
+    Ok(staging)
+}
+
+/// The bootstrap set as the build starts: every bootstrap pin a member;
+/// those whose wheels are kept are built already, their wheels unpacked
+/// into the site when `unpack` (a bootstrap build will need them).
+fn bootstrap_start(
+    index: &Path,
+    pins: &[Pin],
+    plan: &Plan,
+    build_root: &env::BuildRoot,
+    unpack: bool,
+) -> anyhow::Result<Bootstrap> {
+    let mut bootstrap = Bootstrap::default();
+    for pin in pins.iter().filter(|p| p.role == Role::Bootstrap) {
+        let mut member = Member {
+            version: pin.version.clone(),
+            runtime: None,
         };
-        let filename = &found.file.filename;
-        let parsed = SdistFilename::parse_for(filename, &pin.name).map_err(|err| {
-            anyhow::anyhow!("{} {}: the pinned file: {err}", pin.name, pin.version)
-        })?;
-        if found.kind != DistKind::Sdist || parsed.version != pin.version || filename.contains('/')
-        {
-            bail!("{} {}: the file with the pinned sha256 is {filename:?}, not an sdist of that version", pin.name, pin.version);
+        if let Some(entry) = plan.kept(&pin.name) {
+            let wheel = index.join(&entry.file);
+            member.runtime = Some(waves::wheel_requires(&wheel)?);
+            bootstrap
+                .wheels
+                .insert(pin.name.clone(), (wheel.clone(), entry.sha256));
+            if unpack {
+                let dir = build_root.site_dir(pin.name.as_ref(), &pin.version.to_string());
+                waves::unpack_wheel(&wheel, &dir)?;
+                bootstrap.site.insert(pin.name.clone(), dir);
+            }
         }
-        if let Some(warning) = package_index::yank_warning(filename, found.file.yanked.as_deref()) {
-            eprintln!("{warning}");
+        bootstrap.set.members.insert(pin.name.clone(), member);
+    }
+    Ok(bootstrap)
+}
+
+/// Unpacks the sdist of every pin in `todo`, once: the bootstrap jobs and
+/// the application jobs, in pin order.
+fn unpack_jobs(
+    build_root: &env::BuildRoot,
+    todo: &[&Pin],
+    sdists: &BTreeMap<PackageName, VerifiedSdist>,
+) -> anyhow::Result<(Vec<Job>, Vec<Job>)> {
+    let mut jobs = (Vec::new(), Vec::new());
+    for pin in todo {
+        let job = Job::unpack(build_root, &pin.name, &pin.version, &sdists[&pin.name])?;
+        match pin.role {
+            Role::Bootstrap => jobs.0.push(job),
+            Role::App => jobs.1.push(job),
         }
-        let dest = cache.join(filename);
-        downloads.push(fetch::Download {
-            label: filename.clone(),
-            url: found.file.url.clone(),
-            dest: dest.clone(),
-            sha256,
-            size: found.file.size,
-        });
-        out.insert(pin.name.clone(), dest);
     }
-    fs_err::create_dir_all(cache)?;
-    let report = fetch::fetch_all(&client, &downloads, &fetch::Options::default())?;
-    eprintln!(
-        "fetched {} sdist(s), {} bytes",
-        report.fetched, report.bytes
-    );
-    Ok(out)
-}
-
-/// Checks that `raw` is a wheel of `name` `version`, normalizes it
-/// (`wheel.rs`) into `staging` and returns the wheel and its sha256.
-fn stage_wheel(
-    raw: &Path,
-    staging: &Path,
-    name: &PackageName,
-    version: &str,
-    source_date_epoch: u64,
-) -> anyhow::Result<(PathBuf, Sha256)> {
-    let raw_name = file_name(raw);
-    let filename = WheelFilename::from_str(&raw_name).map_err(|err| {
-        anyhow::anyhow!("{name} {version}: the backend wrote {raw_name:?}: {err}")
-    })?;
-    let expected = pep440_rs::Version::from_str(version)
-        .map_err(|err| anyhow::anyhow!("{name} {version}: {err}"))?;
-    if !filename.is(name, &expected) {
-        bail!(
-            "{name} {version}: the backend built {raw_name}, a wheel of another project or version"
-        );
-    }
-    let bytes = wheel::normalize(&fs_err::read(raw)?, &filename, source_date_epoch)
-        .with_context(|| format!("{name} {version}: normalizing {raw_name}"))?;
-    let dest = staging.join(&raw_name);
-    fs_err::write(&dest, &bytes)?;
-    Ok((dest, Sha256::of(&bytes)))
-}
-
-/// `Requires-Dist` of a wheel, parsed.
-fn wheel_requires(wheel: &Path) -> anyhow::Result<Vec<Requirement>> {
-    let label = wheel.display().to_string();
-    let metadata = wheel::read_metadata(fs_err::File::open(wheel)?, &label)?;
-    let text = String::from_utf8_lossy(&metadata.raw);
-    plan::requires_dist(&text)
-        .iter()
-        .map(|r| {
-            Requirement::from_str(r)
-                .map_err(|err| anyhow::anyhow!("{label}: METADATA Requires-Dist {r:?}: {err}"))
-        })
-        .collect()
-}
-
-/// Unpacks a wheel of ours into `dir` for `PYTHONPATH`.
-fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        fs_err::remove_dir_all(dir)?;
-    }
-    if let Some(parent) = dir.parent() {
-        fs_err::create_dir_all(parent)?;
-    }
-    unpack::unpack_as(wheel, SdistFormat::Zip, dir, unpack::Limits::default())?;
-    Ok(())
+    Ok(jobs)
 }
 
 fn file_name(path: &Path) -> String {
@@ -509,135 +431,118 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// `--verify-reproducible`: compares every rebuilt wheel with the index's.
-fn compare(
-    index: &Path,
-    current: &BTreeMap<PackageName, Entry>,
-    built: &[Built],
-) -> anyhow::Result<()> {
-    let mut differ = Vec::new();
-    for b in built {
-        let entry = &current[&b.name];
-        let ours = index.join(&entry.file);
-        if file_name(&b.wheel) != file_name(&ours) {
-            differ.push(format!(
-                "{} (rebuilt as {})",
-                entry.file,
-                file_name(&b.wheel)
-            ));
-        } else if b.wheel_sha256 != entry.sha256 || fs_err::read(&b.wheel)? != fs_err::read(&ours)?
-        {
-            differ.push(format!(
-                "{} (sha256 {} rebuilt, {} in the index)",
-                entry.file, b.wheel_sha256, entry.sha256
-            ));
-        }
-    }
-    if differ.is_empty() {
-        println!(
-            "build-wheels: all {} wheels rebuilt byte for byte identical",
-            built.len()
-        );
-        return Ok(());
-    }
-    for d in &differ {
-        println!("differs: {d}");
-    }
-    Err(pinwheel_trust::failure::verification_failed(format!(
-        "{} of {} wheels are not reproducible: {}",
-        differ.len(),
-        built.len(),
-        differ.join(", ")
-    )))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Writes the sdists, wheels and manifest into the index, removes (when
-/// `prune`) what no pin needs any more, and regenerates the index pages.
-fn commit(
-    index: &Path,
-    mut manifest: Manifest,
-    built: &[Built],
-    build_env: &Sha256,
-    pins: &[Pin],
-    prune: bool,
-    scope: &str,
-) -> anyhow::Result<()> {
-    let files = index.join("files");
-    fs_err::create_dir_all(&files)?;
-    for b in built {
-        let sdist_name = file_name(&b.sdist);
-        let sdist_dest = files.join(&sdist_name);
-        if b.sdist != sdist_dest {
-            fresh::write_atomic(&sdist_dest, &fs_err::read(&b.sdist)?)?;
+    fn pin(name: &str, role: Role) -> Pin {
+        Pin {
+            name: PackageName::from_str(name).unwrap(),
+            version: pep440_rs::Version::from_str("1.0").unwrap(),
+            sha256: vec![Sha256::of(name.as_bytes())],
+            role,
         }
-        let wheel_name = file_name(&b.wheel);
-        if let Some(old) = manifest.for_package(b.name.as_ref(), &b.version) {
-            if old.file != format!("files/{wheel_name}") {
-                let old_path = index.join(&old.file);
-                if old_path.exists() {
-                    fs_err::remove_file(old_path)?;
-                }
-            }
+    }
+
+    fn entry(name: &str) -> Entry {
+        Entry {
+            file: format!("files/{name}-1.0-py3-none-any.whl"),
+            sha256: Sha256::of(b"wheel"),
+            name: name.to_owned(),
+            version: "1.0".to_owned(),
+            sdist: format!("files/{name}-1.0.tar.gz"),
+            sdist_sha256: Sha256::of(name.as_bytes()),
+            build_env: Sha256::of(b"env"),
         }
-        manifest.remove_package(b.name.as_ref(), &b.version);
-        fresh::write_atomic(&files.join(&wheel_name), &fs_err::read(&b.wheel)?)?;
-        let entry = Entry {
-            file: format!("files/{wheel_name}"),
-            sha256: b.wheel_sha256,
-            name: b.name.to_string(),
-            version: b.version.clone(),
-            sdist: format!("files/{sdist_name}"),
-            sdist_sha256: b.sdist_sha256,
-            build_env: *build_env,
+    }
+
+    fn names(todo: &[&Pin]) -> Vec<String> {
+        todo.iter().map(|p| p.name.to_string()).collect()
+    }
+
+    fn name(s: &str) -> PackageName {
+        PackageName::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn plan_builds_what_is_not_current() {
+        let pins = [
+            pin("flit-core", Role::Bootstrap),
+            pin("toy", Role::App),
+            pin("zap", Role::App),
+        ];
+        let status = vec![Some(entry("flit-core")), None, Some(entry("zap"))];
+        let plan = Plan::new(&pins, status, &[], &Options::default()).unwrap();
+        assert_eq!(names(&plan.todo), ["toy"]);
+        assert!(plan.prune);
+        assert_eq!(plan.kept(&name("flit-core")), Some(&entry("flit-core")));
+        assert_eq!(plan.kept(&name("toy")), None);
+
+        // Everything current: nothing to build.
+        let status = pins.iter().map(|p| Some(entry(p.name.as_ref()))).collect();
+        let plan = Plan::new(&pins, status, &[], &Options::default()).unwrap();
+        assert!(plan.todo.is_empty());
+    }
+
+    #[test]
+    fn plan_rebuilds_what_is_named_and_keeps_it_current() {
+        let pins = [pin("flit-core", Role::Bootstrap), pin("toy", Role::App)];
+        let status = vec![Some(entry("flit-core")), Some(entry("toy"))];
+        let plan = Plan::new(&pins, status, &[name("flit-core")], &Options::default()).unwrap();
+        assert_eq!(names(&plan.todo), ["flit-core"]);
+        assert_eq!(plan.current.len(), 2);
+        assert_eq!(plan.kept(&name("flit-core")), None);
+        assert_eq!(plan.kept(&name("toy")), Some(&entry("toy")));
+    }
+
+    #[test]
+    fn plan_prunes_only_a_full_run_that_writes() {
+        let pins = [pin("toy", Role::App)];
+        let app = Options {
+            app: Some("toy-app".to_owned()),
+            ..Options::default()
         };
-        manifest.wheels.insert(entry.file.clone(), entry);
+        assert!(!Plan::new(&pins, vec![None], &[], &app).unwrap().prune);
+        let verify = Options {
+            verify_reproducible: true,
+            ..Options::default()
+        };
+        let plan = Plan::new(&pins, vec![Some(entry("toy"))], &[], &verify).unwrap();
+        assert!(!plan.prune);
+        assert_eq!(names(&plan.todo), ["toy"]);
     }
-    if prune {
-        for path in stale_files(index, &mut manifest, pins)? {
-            eprintln!("removing {}: no pin needs it any more", path.display());
-            fs_err::remove_file(path)?;
-        }
-    }
-    let manifest_path = index.join(manifest::FILE_NAME);
-    fresh::ensure_file_contents(&manifest_path, manifest.render().as_bytes(), Mode::Write)?;
-    let report = refresh_index::refresh(index, Mode::Write, || Ok(scope.to_owned()))?;
-    eprintln!(
-        "{}: {} distribution(s); {} index file(s) written, {} removed",
-        index.display(),
-        report.distributions,
-        report.changed.len(),
-        report.removed.len()
-    );
-    Ok(())
-}
 
-/// Drops manifest entries of packages no longer pinned and returns the
-/// wheels and sdists in `files/` that no remaining entry names.
-fn stale_files(
-    index: &Path,
-    manifest: &mut Manifest,
-    pins: &[Pin],
-) -> anyhow::Result<Vec<PathBuf>> {
-    manifest.wheels.retain(|_, e| {
-        pins.iter()
-            .any(|p| p.name.as_ref() == e.name && p.version.to_string() == e.version)
-    });
-    let keep: Vec<&str> = manifest
-        .wheels
-        .values()
-        .flat_map(|e| [e.file.as_str(), e.sdist.as_str()])
-        .collect();
-    let mut stale = Vec::new();
-    let Ok(entries) = fs_err::read_dir(index.join("files")) else {
-        return Ok(stale);
-    };
-    for entry in entries {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        let is_dist = name.ends_with(".whl") || SdistFormat::of(&name).is_some();
-        if is_dist && !keep.contains(&format!("files/{name}").as_str()) {
-            stale.push(index.join("files").join(name));
-        }
+    #[test]
+    fn adversarial_verify_reproducible_without_current_wheels() {
+        let pins = [pin("flit-core", Role::Bootstrap), pin("toy", Role::App)];
+        let verify = Options {
+            verify_reproducible: true,
+            ..Options::default()
+        };
+        let err = Plan::new(&pins, vec![Some(entry("flit-core")), None], &[], &verify)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "no current wheel in wheels-index/ for toy 1.0: run `cargo xtask build-wheels` first"
+        );
     }
-    stale.sort();
-    Ok(stale)
+
+    #[test]
+    fn adversarial_rebuild_of_an_unpinned_package() {
+        let pins = [pin("toy", Role::App)];
+        let lock = Path::new("packaging/bootstrap/uv.lock");
+        assert_eq!(
+            rebuild_names(&["Toy".to_owned()], &pins, lock).unwrap(),
+            [name("toy")]
+        );
+        let err = rebuild_names(&["other".to_owned()], &pins, lock)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "--rebuild other: no such package is pinned (see requirements/*/requirements.txt and packaging/bootstrap/uv.lock)");
+        let err = rebuild_names(&["not a name!".to_owned()], &pins, lock)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--rebuild not a name!: "), "{err}");
+    }
 }

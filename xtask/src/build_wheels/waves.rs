@@ -1,28 +1,36 @@
-//! Running the builds in waves. Bootstrap sdists build with the target
+//! Running the builds in waves. Every sdist is unpacked once, into its
+//! fixed directory ([`Job::unpack`]); that tree gives its build system and
+//! is the tree its hooks run in. Bootstrap sdists build with the target
 //! interpreter and a `PYTHONPATH` of exactly the unpacked bootstrap wheels
 //! their build needs (`plan.rs`); a wave holds everything whose needs are
 //! built, self-hosting backends first, at most `--jobs` at a time.
 //! Application sdists then build together in the virtual environment that
-//! holds every bootstrap wheel. Each build unpacks its sdist afresh into its
-//! fixed directory, asks the backend what else it needs
-//! (`get_requires_for_build_wheel`) and, when all of it is built, builds the
-//! wheel.
+//! holds every bootstrap wheel. Each build asks the backend what else it
+//! needs (`get_requires_for_build_wheel`) and, when all of it is built,
+//! builds the wheel; a build that has to wait runs again in a later wave,
+//! in the same tree with an empty `HOME`, `TMPDIR` and wheel directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use anyhow::bail;
+use pep440_rs::Version;
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement};
 
-use pinwheel_archive::unpack;
+use pinwheel_archive::{unpack, wheel};
+use pinwheel_pypa::sdist_filename::SdistFormat;
+use pinwheel_trust::hash::Sha256;
 
 use super::build_system::{self, BuildSystem};
 use super::env::{self, BuildRoot};
 use super::hooks::Hooks;
-use super::plan::{BuildSet, Needs};
+use super::plan::{self, BuildSet, Needs};
 use super::progress::Progress;
+use super::sdists::VerifiedSdist;
+use super::staging::Staging;
 
 /// What every build shares.
 pub struct Ctx<'a> {
@@ -42,19 +50,47 @@ pub struct Ctx<'a> {
     pub bootstrap_pyproject: String,
 }
 
-/// One sdist to build.
+/// One sdist to build, unpacked.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub name: PackageName,
-    pub version: String,
+    pub version: Version,
     /// The verified sdist.
-    pub sdist: PathBuf,
+    pub sdist: VerifiedSdist,
+    /// Its fixed build directory (`BuildRoot::package_dir`).
+    pub dir: PathBuf,
+    /// The unpacked source tree, under `dir/src/`.
+    pub tree: PathBuf,
     pub build_system: BuildSystem,
     /// What `get_requires_for_build_wheel` added, once asked.
     pub dynamic: Vec<Requirement>,
 }
 
 impl Job {
+    /// Unpacks `sdist` of `name` `version` into its build directory under
+    /// `build_root` and reads its build system: the one time this run
+    /// unpacks it.
+    pub fn unpack(
+        build_root: &BuildRoot,
+        name: &PackageName,
+        version: &Version,
+        sdist: &VerifiedSdist,
+    ) -> anyhow::Result<Job> {
+        let dir = build_root.package_dir(name.as_ref(), &version.to_string());
+        let tree = unpack_sdist(&sdist.path, &dir)?;
+        let label = format!("{name} {version} ({})", super::file_name(&sdist.path));
+        let build_system = read_build_system(&tree, &label)?;
+        Ok(Job {
+            name: name.clone(),
+            version: version.clone(),
+            sdist: sdist.clone(),
+            dir,
+            tree,
+            build_system,
+            dynamic: Vec::new(),
+        })
+    }
+
     /// `name version`, for messages.
     pub fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
@@ -78,13 +114,17 @@ pub enum Outcome {
     Deferred(Vec<Requirement>),
 }
 
-/// Unpacks `sdist` into `dir/src` and returns the tree: the archive's one
-/// top-level directory.
-pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+/// The directories of a build directory that every build attempt starts
+/// with empty: `HOME`, `TMPDIR` and the wheel directory.
+const SCRATCH: [&str; 3] = ["home", "tmp", "dist"];
+
+/// Unpacks `sdist` into `dir/src` (a fresh `dir`) and returns the tree: the
+/// archive's one top-level directory.
+fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     if dir.exists() {
         fs_err::remove_dir_all(dir)?;
     }
-    for sub in ["home", "tmp", "dist"] {
+    for sub in SCRATCH {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     let dest = dir.join("src");
@@ -99,8 +139,21 @@ pub fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// Empties the scratch directories of `dir` before a build attempt: a job
+/// that had to wait runs again in its tree, but as on its first attempt.
+fn clean_scratch(dir: &Path) -> anyhow::Result<()> {
+    for sub in SCRATCH {
+        let path = dir.join(sub);
+        if path.exists() {
+            fs_err::remove_dir_all(&path)?;
+        }
+        fs_err::create_dir_all(&path)?;
+    }
+    Ok(())
+}
+
 /// Reads the build system of an unpacked tree.
-pub fn read_build_system(tree: &Path, label: &str) -> anyhow::Result<BuildSystem> {
+fn read_build_system(tree: &Path, label: &str) -> anyhow::Result<BuildSystem> {
     let pyproject = tree.join("pyproject.toml");
     let text = match fs_err::read_to_string(&pyproject) {
         Ok(text) => Some(text),
@@ -124,6 +177,23 @@ impl Ctx<'_> {
             .join(format!("{}-{}.log", job.name, job.version))
     }
 
+    /// Stages the wheel `raw` that `job` built and counts it done.
+    fn finish(
+        &self,
+        staging: &mut Staging,
+        job: &Job,
+        raw: &Path,
+    ) -> anyhow::Result<(PathBuf, Sha256)> {
+        let built = staging.add(&job.name, &job.version, &job.sdist, raw)?;
+        self.progress.inc();
+        self.progress.note(&format!(
+            "built {} → {}",
+            job.label(),
+            super::file_name(&built.wheel)
+        ));
+        Ok((built.wheel.clone(), built.wheel_sha256))
+    }
+
     /// Builds one bootstrap sdist with `site` (unpacked wheels) on its path.
     fn bootstrap_job(
         &self,
@@ -132,8 +202,8 @@ impl Ctx<'_> {
         site: &BTreeMap<PackageName, PathBuf>,
     ) -> anyhow::Result<Outcome> {
         let label = job.label();
-        let dir = self.build_root.package_dir(job.name.as_ref(), &job.version);
-        let tree = unpack_sdist(&job.sdist, &dir)?;
+        let (dir, tree) = (&job.dir, &job.tree);
+        clean_scratch(dir)?;
         let log = self.log_path(job);
         fs_err::write(&log, "")?;
         let path_for = |closure: &BTreeSet<PackageName>| -> Vec<PathBuf> {
@@ -147,8 +217,8 @@ impl Ctx<'_> {
             Ok(Needs::Waiting(_)) => return Ok(Outcome::Deferred(job.dynamic.clone())),
             Err(unmet) => return Err(self.missing(job, unmet)),
         };
-        let env = env::build_env(self.source_date_epoch, &dir, &path_for(&closure), None);
-        let dynamic = self.ask_requires(&self.target_hooks, job, &tree, &env, &log)?;
+        let env = env::build_env(self.source_date_epoch, dir, &path_for(&closure), None);
+        let dynamic = self.ask_requires(&self.target_hooks, job, tree, &env, &log)?;
         let mut all = job.build_system.requires.clone();
         all.extend(dynamic.iter().cloned());
         let closure = match set.needs(&all, self.markers) {
@@ -156,10 +226,10 @@ impl Ctx<'_> {
             Ok(Needs::Waiting(_)) => return Ok(Outcome::Deferred(dynamic)),
             Err(unmet) => return Err(self.missing(job, unmet)),
         };
-        let env = env::build_env(self.source_date_epoch, &dir, &path_for(&closure), None);
+        let env = env::build_env(self.source_date_epoch, dir, &path_for(&closure), None);
         let wheel = self
             .target_hooks
-            .build_wheel(&label, &tree, &dir.join("dist"), &env, &log)?;
+            .build_wheel(&label, tree, &dir.join("dist"), &env, &log)?;
         Ok(Outcome::Built(wheel))
     }
 
@@ -172,16 +242,16 @@ impl Ctx<'_> {
             Err(unmet) => Err(self.missing(job, unmet)),
         };
         check(&job.build_system.requires)?;
-        let dir = self.build_root.package_dir(job.name.as_ref(), &job.version);
-        let tree = unpack_sdist(&job.sdist, &dir)?;
+        let (dir, tree) = (&job.dir, &job.tree);
+        clean_scratch(dir)?;
         let log = self.log_path(job);
         fs_err::write(&log, "")?;
-        let env = env::build_env(self.source_date_epoch, &dir, &[], Some(venv));
-        let dynamic = self.ask_requires(&self.venv_hooks, job, &tree, &env, &log)?;
+        let env = env::build_env(self.source_date_epoch, dir, &[], Some(venv));
+        let dynamic = self.ask_requires(&self.venv_hooks, job, tree, &env, &log)?;
         check(&dynamic)?;
         let wheel = self
             .venv_hooks
-            .build_wheel(&label, &tree, &dir.join("dist"), &env, &log)?;
+            .build_wheel(&label, tree, &dir.join("dist"), &env, &log)?;
         Ok(Outcome::Built(wheel))
     }
 
@@ -238,21 +308,20 @@ impl Ctx<'_> {
         results.into_inner().unwrap_or_default()
     }
 
-    /// Builds `jobs` (bootstrap sdists) in waves. `on_built` post-processes
-    /// each wheel (normalize, record, unpack) and returns its runtime
-    /// requirements and unpacked directory, which later waves use.
+    /// Builds `jobs` (bootstrap sdists) in waves. Each wheel is staged,
+    /// unpacked into the site and added to `bootstrap`, where later waves
+    /// find it.
     pub fn build_bootstrap(
         &self,
         mut pending: Vec<Job>,
-        set: &mut BuildSet,
-        site: &mut BTreeMap<PackageName, PathBuf>,
-        mut on_built: impl FnMut(&Job, &Path) -> anyhow::Result<(Vec<Requirement>, PathBuf)>,
+        bootstrap: &mut Bootstrap,
+        staging: &mut Staging,
     ) -> anyhow::Result<()> {
         while !pending.is_empty() {
             let mut ready = Vec::new();
             let mut waiting = Vec::new();
             for job in pending.drain(..) {
-                match set.needs(&job.requires(), self.markers) {
+                match bootstrap.set.needs(&job.requires(), self.markers) {
                     Ok(Needs::Ready(_)) => ready.push(job),
                     Ok(Needs::Waiting(on)) => waiting.push((job, on)),
                     Err(unmet) => return Err(self.missing(&job, unmet)),
@@ -273,8 +342,9 @@ impl Ctx<'_> {
             }
             // Self-hosting backends first, then by name.
             ready.sort_by_key(|job| (!job.build_system.self_hosting(), job.name.clone()));
-            let results =
-                self.parallel(&ready, Job::label, |job| self.bootstrap_job(job, set, site));
+            let results = self.parallel(&ready, Job::label, |job| {
+                self.bootstrap_job(job, &bootstrap.set, &bootstrap.site)
+            });
             check_interrupted(self.interrupted)?;
             for (mut job, result) in ready.into_iter().zip(results) {
                 match result {
@@ -288,12 +358,12 @@ impl Ctx<'_> {
                         ));
                         pending.push(job);
                     }
-                    Some(Ok(Outcome::Built(wheel))) => {
-                        let (runtime, unpacked) = on_built(&job, &wheel)?;
-                        if let Some(member) = set.members.get_mut(&job.name) {
-                            member.runtime = Some(runtime);
-                        }
-                        site.insert(job.name.clone(), unpacked);
+                    Some(Ok(Outcome::Built(raw))) => {
+                        let (wheel, sha256) = self.finish(staging, &job, &raw)?;
+                        let site = self
+                            .build_root
+                            .site_dir(job.name.as_ref(), &job.version.to_string());
+                        bootstrap.add(&job.name, &wheel, sha256, site)?;
                     }
                 }
             }
@@ -302,13 +372,14 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Builds `jobs` (application sdists) in the venv; `on_built` as above.
+    /// Builds `jobs` (application sdists) in the venv and stages their
+    /// wheels.
     pub fn build_apps(
         &self,
         jobs: &[Job],
         set: &BuildSet,
         venv: &Path,
-        mut on_built: impl FnMut(&Job, &Path) -> anyhow::Result<()>,
+        staging: &mut Staging,
     ) -> anyhow::Result<()> {
         let results = self.parallel(jobs, Job::label, |job| self.app_job(job, set, venv));
         check_interrupted(self.interrupted)?;
@@ -319,11 +390,74 @@ impl Ctx<'_> {
                 Some(Ok(Outcome::Deferred(_))) => {
                     bail!("{}: the build venv lacks a requirement", job.label())
                 }
-                Some(Ok(Outcome::Built(wheel))) => on_built(job, &wheel)?,
+                Some(Ok(Outcome::Built(raw))) => {
+                    self.finish(staging, job, &raw)?;
+                }
             }
         }
         Ok(())
     }
+}
+
+/// The bootstrap set while it is built: which members are built (with the
+/// runtime requirements of their wheels), where their wheels are unpacked
+/// for `PYTHONPATH`, and the wheels themselves for the build venv.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    pub set: BuildSet,
+    /// Unpacked wheels, by member.
+    pub site: BTreeMap<PackageName, PathBuf>,
+    /// Each built member's wheel and its sha256.
+    pub wheels: BTreeMap<PackageName, (PathBuf, Sha256)>,
+}
+
+impl Bootstrap {
+    /// Records `wheel` of the member `name` as built: it is unpacked into
+    /// `site` and its `Requires-Dist` become the member's runtime
+    /// requirements.
+    pub fn add(
+        &mut self,
+        name: &PackageName,
+        wheel: &Path,
+        sha256: Sha256,
+        site: PathBuf,
+    ) -> anyhow::Result<()> {
+        unpack_wheel(wheel, &site)?;
+        self.wheels
+            .insert(name.clone(), (wheel.to_path_buf(), sha256));
+        let runtime = wheel_requires(wheel)?;
+        if let Some(member) = self.set.members.get_mut(name) {
+            member.runtime = Some(runtime);
+        }
+        self.site.insert(name.clone(), site);
+        Ok(())
+    }
+}
+
+/// `Requires-Dist` of a wheel, parsed.
+pub fn wheel_requires(wheel: &Path) -> anyhow::Result<Vec<Requirement>> {
+    let label = wheel.display().to_string();
+    let metadata = wheel::read_metadata(fs_err::File::open(wheel)?, &label)?;
+    let text = String::from_utf8_lossy(&metadata.raw);
+    plan::requires_dist(&text)
+        .iter()
+        .map(|r| {
+            Requirement::from_str(r)
+                .map_err(|err| anyhow::anyhow!("{label}: METADATA Requires-Dist {r:?}: {err}"))
+        })
+        .collect()
+}
+
+/// Unpacks a wheel of ours into `dir` for `PYTHONPATH`.
+pub fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        fs_err::remove_dir_all(dir)?;
+    }
+    if let Some(parent) = dir.parent() {
+        fs_err::create_dir_all(parent)?;
+    }
+    unpack::unpack_as(wheel, SdistFormat::Zip, dir, unpack::Limits::default())?;
+    Ok(())
 }
 
 /// Errors when SIGINT or SIGTERM arrived.

@@ -539,8 +539,15 @@ fn adversarial_pip_refuses_an_edited_hash_when_the_first_verification_is_bypasse
         &fs_err::read(root.join("wheels-index/sha256sums.txt")).unwrap(),
     )
     .unwrap();
-    let tree = xtask::build_deb::stage_tree(&config, APP, &list.entries, &tmp.path().join("work"))
-        .unwrap();
+    let sdist = xtask::sdist::build(&config, APP).unwrap();
+    let tree = xtask::build_deb::stage_tree(
+        &config,
+        APP,
+        &sdist,
+        &list.entries,
+        &tmp.path().join("work"),
+    )
+    .unwrap();
     let reqs = tree.join("requirements/pinwheel-demo/build-requirements.txt");
     fs_err::write(
         &reqs,
@@ -771,9 +778,15 @@ fn staged_backend_requirements_are_closed_over_the_backends_dependencies() {
     .unwrap();
     let backend = |work: &str| -> String {
         let config = xtask::config::Config::load(&root).unwrap();
-        let tree =
-            xtask::build_deb::stage_tree(&config, APP, &list.entries, &tmp.path().join(work))
-                .unwrap();
+        let sdist = xtask::sdist::build(&config, APP).unwrap();
+        let tree = xtask::build_deb::stage_tree(
+            &config,
+            APP,
+            &sdist,
+            &list.entries,
+            &tmp.path().join(work),
+        )
+        .unwrap();
         let text = fs_err::read_to_string(
             tree.join("requirements/pinwheel-demo/backend-requirements.txt"),
         )
