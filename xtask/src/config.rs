@@ -175,6 +175,18 @@ impl Config {
                 raw.target.python
             );
         }
+        let epoch = raw.build.source_date_epoch;
+        let zip_range =
+            pinwheel_archive::wheel::ZIP_EPOCH_MIN..=pinwheel_archive::wheel::ZIP_EPOCH_MAX;
+        if !zip_range.contains(&epoch) {
+            bail!(
+                "{}: build.source-date-epoch {epoch} is outside what a zip (wheel) can store, \
+                 {} (1980-01-01) to {} (2107-12-31)",
+                path.display(),
+                zip_range.start(),
+                zip_range.end()
+            );
+        }
         Ok(Config {
             root: root.to_path_buf(),
             path: path.to_path_buf(),
@@ -286,6 +298,35 @@ lock = "packaging/demo/uv.lock"
         let err = format!("{:#}", parse("[target\n").unwrap_err());
         assert!(err.contains("pinwheel.toml"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn source_date_epoch_a_zip_can_store() {
+        for bad in ["0", "315532799", "4354819199", "18446744073709551615"] {
+            let text = GOOD.replace(
+                "source-date-epoch = 1700000000",
+                &format!("source-date-epoch = {bad}"),
+            );
+            assert_ne!(text, GOOD);
+            let err = parse(&text).unwrap_err();
+            assert_eq!(
+                pinwheel_trust::failure::exit_code(&err),
+                2,
+                "malformed input"
+            );
+            let msg = format!("{err:#}");
+            assert!(
+                msg.contains("pinwheel.toml") && msg.contains(bad) && msg.contains("1980-01-01"),
+                "{msg}"
+            );
+        }
+        for good in ["315532800", "4354819198"] {
+            let text = GOOD.replace(
+                "source-date-epoch = 1700000000",
+                &format!("source-date-epoch = {good}"),
+            );
+            assert!(parse(&text).is_ok(), "{good}");
+        }
     }
 
     #[test]
