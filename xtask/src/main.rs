@@ -4,7 +4,7 @@
 //! failed, refused, stale); 2 the command could not do its work (usage,
 //! I/O, malformed input).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -24,7 +24,8 @@ use xtask::{
     about = "pinwheel: reproducible, signed Debian packages of Python applications"
 )]
 struct Pinwheel {
-    /// Repository root (default: the workspace this xtask was built from).
+    /// Repository root (default: the nearest directory at or above the
+    /// current one holding packaging/pinwheel.toml).
     #[arg(long, global = true, env = "PINWHEEL_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
 
@@ -119,15 +120,27 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The repository root: `--root`, or the workspace this binary was built
-/// from.
+/// The repository root: `--root`, else the nearest directory at or above
+/// the current one that holds `packaging/pinwheel.toml` (as git and cargo
+/// find theirs), else the workspace this binary was built from.
 fn root(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask crate has no parent directory")?;
+    // `cargo run` names the package it ran; with a target directory shared
+    // between two clones it can run the binary last built from the other.
+    if let Some(ran_for) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        xtask::root::check_binary(Path::new(&ran_for), Path::new(env!("CARGO_MANIFEST_DIR")))?;
+    }
     let root = match flag {
         Some(root) => root,
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .context("xtask crate has no parent directory")?
-            .to_path_buf(),
+        None => {
+            let cwd = std::env::current_dir().context("reading the current directory")?;
+            match xtask::root::find(&cwd) {
+                Ok(root) => root,
+                Err(_) => built_from.to_path_buf(),
+            }
+        }
     };
     fs_err::canonicalize(&root).with_context(|| format!("repository root {}", root.display()))
 }

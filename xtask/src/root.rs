@@ -1,6 +1,6 @@
 //! The repository a command acts on: the nearest directory at or above a
 //! start directory that holds `packaging/pinwheel.toml`, as git and cargo
-//! find theirs.
+//! find theirs — never the checkout the binary happened to be compiled in.
 
 use std::path::{Path, PathBuf};
 
@@ -23,4 +23,31 @@ pub fn find(start: &Path) -> anyhow::Result<PathBuf> {
                 start.display()
             )
         })
+}
+
+/// Refuses a binary that cargo ran for another checkout than the one it
+/// was compiled from: with one target directory shared by two clones
+/// (a global `CARGO_TARGET_DIR`, a CI cache, a second worktree), `cargo
+/// run` may find the other clone's build up to date and run it.
+/// `ran_for` is the `CARGO_MANIFEST_DIR` cargo set for this run;
+/// `built_from` the one this binary was compiled with.
+pub fn check_binary(ran_for: &Path, built_from: &Path) -> anyhow::Result<()> {
+    let same = match (
+        fs_err::canonicalize(ran_for),
+        fs_err::canonicalize(built_from),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => ran_for == built_from,
+    };
+    if !same {
+        anyhow::bail!(
+            "this xtask binary was built from {} but cargo ran it for {} (a target directory shared \
+             between checkouts); rebuild it here with `touch {}/xtask/src/main.rs && cargo xtask …`, \
+             or give each checkout its own target directory",
+            built_from.display(),
+            ran_for.display(),
+            ran_for.display()
+        );
+    }
+    Ok(())
 }

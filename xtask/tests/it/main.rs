@@ -10,6 +10,7 @@ mod fetch;
 mod http;
 mod index;
 mod requirements;
+mod root;
 mod signature_policy;
 mod slow;
 mod support;
