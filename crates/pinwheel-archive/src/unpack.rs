@@ -89,6 +89,21 @@ impl fmt::Display for ArchiveError {
     }
 }
 
+impl ArchiveError {
+    /// Whether the archive was read and refused for what it holds (a
+    /// hostile member, a bomb), rather than being unreadable (malformed,
+    /// unknown format) or an I/O error here.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self.reason,
+            Refusal::UnknownFormat
+                | Refusal::DestinationExists(_)
+                | Refusal::Malformed(_)
+                | Refusal::Io { .. }
+        )
+    }
+}
+
 /// Why an archive (or one of its members) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {

@@ -128,7 +128,7 @@ fn unpack_sdist(sdist: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         fs_err::create_dir_all(dir.join(sub))?;
     }
     let dest = dir.join("src");
-    let unpacked = unpack::unpack(sdist, &dest, unpack::Limits::default())?;
+    let unpacked = unpack::unpack(sdist, &dest, unpack::Limits::default()).map_err(refusal)?;
     match unpacked.top_level.as_slice() {
         [top] if dest.join(top).is_dir() => Ok(dest.join(top)),
         _ => bail!(
@@ -456,8 +456,18 @@ pub fn unpack_wheel(wheel: &Path, dir: &Path) -> anyhow::Result<()> {
     if let Some(parent) = dir.parent() {
         fs_err::create_dir_all(parent)?;
     }
-    unpack::unpack_as(wheel, SdistFormat::Zip, dir, unpack::Limits::default())?;
+    unpack::unpack_as(wheel, SdistFormat::Zip, dir, unpack::Limits::default()).map_err(refusal)?;
     Ok(())
+}
+
+/// A hostile archive is refused (exit 1); an unreadable one is an error
+/// (exit 2).
+fn refusal(err: unpack::ArchiveError) -> anyhow::Error {
+    if err.is_refusal() {
+        pinwheel_trust::failure::refused(err.to_string())
+    } else {
+        err.into()
+    }
 }
 
 /// Errors when SIGINT or SIGTERM arrived.

@@ -413,6 +413,33 @@ fn adversarial_sdist_without_pyproject_or_setup_py() {
 }
 
 #[test]
+fn adversarial_hostile_sdist_is_refused_with_exit_1() {
+    let stem = "hostile-1.0";
+    let mut bytes = Vec::new();
+    {
+        let gz = flate2::write::GzEncoder::new(&mut bytes, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_mtime(1_700_000_000);
+        tar.append_link(&mut header, format!("{stem}/passwd"), "/etc/passwd")
+            .unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+    let fixture = Fixture::new(&[(format!("{stem}.tar.gz"), bytes)]);
+    let out = fixture.run(&[]);
+    assert_exit(&out, 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("hostile-1.0.tar.gz") && err.contains("symbolic link to absolute path"),
+        "{err}"
+    );
+    assert_eq!(fixture.index_files(), Vec::<String>::new());
+}
+
+#[test]
 fn adversarial_backend_fails_shows_its_log_and_writes_nothing() {
     let stem = "broken-1.0";
     let backend = "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    \
