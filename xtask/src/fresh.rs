@@ -44,13 +44,27 @@ pub fn ensure_file_contents(path: &Path, contents: &[u8], mode: Mode) -> anyhow:
         Mode::Check => {
             let old_text = String::from_utf8_lossy(old.as_deref().unwrap_or_default());
             let new_text = String::from_utf8_lossy(contents);
-            print!(
-                "{}",
-                unified_diff(&old_text, &new_text, &path.display().to_string())
-            );
+            print!("{}", unified_diff(&old_text, &new_text, &diff_label(path)));
         }
     }
     Ok(Outcome::Changed)
+}
+
+/// A path as a diff header shows it: relative to the repository that
+/// holds it (`requirements/app/requirements.txt`), else as given.
+fn diff_label(path: &Path) -> String {
+    let repo = crate::root::find(&parent_dir(path)).ok();
+    let abs = fs_err::canonicalize(parent_dir(path))
+        .ok()
+        .zip(path.file_name())
+        .map(|(dir, name)| dir.join(name));
+    match (repo, abs) {
+        (Some(repo), Some(abs)) => match abs.strip_prefix(&repo) {
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => path.display().to_string(),
+        },
+        _ => path.display().to_string(),
+    }
 }
 
 /// A unified diff of two texts, labelled with `label`.

@@ -236,8 +236,8 @@ fn check_prints_the_diff_and_exits_1() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
         run.stdout
-            .contains(&format!("--- a/{}", repo.path(EXTRAS).display())),
-        "{run:?}"
+            .contains(&format!("--- a/{EXTRAS}\n+++ b/{EXTRAS}\n")),
+        "diff headers are relative to the repository: {run:?}"
     );
     assert!(
         run.stdout
