@@ -58,7 +58,9 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     if options.online {
         let config = Config::load(root)?;
         let index = OnlineIndex::new(&config)?;
-        return run_with(root, options, Some(&index));
+        run_with(root, options, Some(&index))?;
+        eprintln!("{}", index.summary());
+        return Ok(());
     }
     run_with(root, options, None)
 }
@@ -286,6 +288,8 @@ fn plan_build_requirements(
 pub struct OnlineIndex {
     client: http::Client,
     url: String,
+    /// Pinned sdist hashes the index was found to serve, for the summary.
+    found: std::sync::atomic::AtomicUsize,
 }
 
 /// Project pages fetched at once.
@@ -297,6 +301,7 @@ impl OnlineIndex {
         Ok(OnlineIndex {
             client: http::Client::new(&config.index)?,
             url: config.index.url.clone(),
+            found: Default::default(),
         })
     }
 
@@ -305,6 +310,7 @@ impl OnlineIndex {
         OnlineIndex {
             client,
             url: url.to_owned(),
+            found: Default::default(),
         }
     }
 
@@ -322,6 +328,7 @@ impl OnlineIndex {
         for warning in online::check_sdists(&lookups)? {
             eprintln!("warning: {warning}");
         }
+        self.count(lookups.iter().map(|l| l.hashes.len()).sum());
         let lookups = online::lookup(
             &self.client,
             &self.url,
@@ -339,6 +346,22 @@ impl OnlineIndex {
             }
         }
         Ok(())
+    }
+}
+
+impl OnlineIndex {
+    fn count(&self, n: usize) {
+        self.found
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One line for a run that found nothing wrong.
+    pub fn summary(&self) -> String {
+        format!(
+            "update-deps --online: {} pinned sdist(s) found on {}",
+            self.found.load(std::sync::atomic::Ordering::Relaxed),
+            self.url
+        )
     }
 }
 
@@ -384,11 +407,10 @@ impl SdistLookup for OnlineIndex {
                 .map(|(h, f)| artifact(h, f))
                 .collect();
             let sdists = if served(DistKind::Sdist).next().is_some() {
-                // Checks that each is an sdist of this name and version.
-                let (hashes, warnings) = online::sdist_hashes(l)?;
-                for warning in warnings {
-                    eprintln!("warning: {warning}");
-                }
+                // Checks that each is an sdist of this name and version;
+                // warnings (yanked files) are printed by `check`, which
+                // sees every pin after classification.
+                let (hashes, _warnings) = online::sdist_hashes(l)?;
                 served(DistKind::Sdist)
                     .filter(|(h, _)| hashes.contains(h))
                     .map(|(h, f)| artifact(h, f))

@@ -644,6 +644,18 @@ fn online_learns_the_sdist_of_a_requirements_txt_lock() {
             .contains("old_pkg-0.1.tar.gz is yanked on the index: broken release"),
         "{run:?}"
     );
+    assert!(
+        run.stderr.contains(&format!(
+            "update-deps --online: 2 pinned sdist(s) found on {}",
+            server.url("/simple/")
+        )),
+        "one line says what was checked where: {run:?}"
+    );
+    assert_eq!(
+        run.stderr.matches("is yanked").count(),
+        1,
+        "each warning once: {run:?}"
+    );
     let text = repo.read("requirements/app/requirements.txt");
     let pins = pinwheel_pypa::requirements_txt::Pins::parse(&text).unwrap();
     let got: Vec<(String, Vec<String>)> = pins
