@@ -106,10 +106,12 @@ pub enum HttpError {
     },
     #[error("{url}: no complete answer within the deadline of {secs:.1} s; aborted")]
     Deadline { url: String, secs: f64 },
-    #[error("{url}: {source}")]
-    Transport { url: String, source: ureq::Error },
-    #[error("{url}: writing the body: {source}")]
-    Sink { url: String, source: std::io::Error },
+    // The cause is part of the message and not also a `source`: a chain
+    // printed with `{:#}` would say it twice.
+    #[error("{url}: {error}")]
+    Transport { url: String, error: ureq::Error },
+    #[error("{url}: writing the body: {error}")]
+    Sink { url: String, error: std::io::Error },
     #[error("{url}: interrupted")]
     Cancelled { url: String },
 }
@@ -122,7 +124,7 @@ impl HttpError {
         match self {
             HttpError::Status { status, .. } => *status == 429 || *status >= 500,
             HttpError::Short { .. } => true,
-            HttpError::Transport { source, .. } => transient_transport(source),
+            HttpError::Transport { error, .. } => transient_transport(error),
             _ => false,
         }
     }
@@ -377,9 +379,9 @@ impl Client {
             let mut reader = flate2::read::GzDecoder::new(body.as_slice()).take(cap + 1);
             reader
                 .read_to_end(&mut inflated)
-                .map_err(|source| HttpError::Sink {
+                .map_err(|error| HttpError::Sink {
                     url: fetched.url.to_string(),
-                    source,
+                    error,
                 })?;
             if inflated.len() as u64 > cap {
                 return Err(HttpError::TooLarge {
@@ -408,9 +410,9 @@ impl Client {
     ) -> Result<Fetched, HttpError> {
         let mut attempt = 0u32;
         loop {
-            sink.reset().map_err(|source| HttpError::Sink {
+            sink.reset().map_err(|error| HttpError::Sink {
                 url: url.to_string(),
-                source,
+                error,
             })?;
             let err = match self.attempt(url, accept, limits, sink, progress) {
                 Ok(fetched) => return Ok(fetched),
@@ -590,11 +592,10 @@ impl Client {
                     },
                 });
             }
-            sink.write_all(&buf[..n])
-                .map_err(|source| HttpError::Sink {
-                    url: u.clone(),
-                    source,
-                })?;
+            sink.write_all(&buf[..n]).map_err(|error| HttpError::Sink {
+                url: u.clone(),
+                error,
+            })?;
             total += n64;
             progress(Event::Bytes(n64));
         }
@@ -605,9 +606,9 @@ impl Client {
                 expected,
             });
         }
-        sink.flush().map_err(|source| HttpError::Sink {
+        sink.flush().map_err(|error| HttpError::Sink {
             url: u.clone(),
-            source,
+            error,
         })?;
         Ok(Fetched {
             url: current,
@@ -642,7 +643,7 @@ fn transport(
     }
     HttpError::Transport {
         url: url.to_string(),
-        source,
+        error: source,
     }
 }
 

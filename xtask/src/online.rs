@@ -57,6 +57,36 @@ pub struct Lookup {
 /// A project page's URL and files, or why it could not be read.
 type PageResult = anyhow::Result<(String, Vec<IndexFile>)>;
 
+/// The message for project pages that could not be read: one line per
+/// distinct cause (an unreachable index fails every page the same way),
+/// naming the projects; `failed` holds each project with its error, which
+/// starts with the page's URL.
+fn page_errors(index_url: &str, failed: &[(&String, String)]) -> String {
+    let mut causes: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, message) in failed {
+        let cause = message
+            .split_once("/: ")
+            .filter(|(url, _)| url.starts_with(index_url.trim_end_matches('/')))
+            .map_or(message.as_str(), |(_, cause)| cause);
+        causes
+            .entry(cause.to_owned())
+            .or_default()
+            .push(name.as_str());
+    }
+    let parts: Vec<String> = causes
+        .iter()
+        .map(|(cause, names)| match names.as_slice() {
+            [one] => format!("{one}: {cause}"),
+            many => format!("{} projects ({}): {cause}", many.len(), many.join(", ")),
+        })
+        .collect();
+    format!(
+        "cannot read {} project page(s) from {index_url}: {}",
+        failed.len(),
+        parts.join("; ")
+    )
+}
+
 /// Reads each distinct project's page once, `jobs` at a time, and reports
 /// every pinned hash. Errors (network, malformed page, unknown project)
 /// name the page.
@@ -91,21 +121,12 @@ pub fn lookup(
         }
     });
     let mut pages = pages.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut errors = Vec::new();
-    for (name, result) in &pages {
-        if let Err(err) = result {
-            errors.push(format!("{name}: {err:#}"));
-        }
-    }
-    if !errors.is_empty() {
-        for e in &errors[1..] {
-            eprintln!("error: {e}");
-        }
-        anyhow::bail!(
-            "cannot read {} project page(s) from {index_url}: {}",
-            errors.len(),
-            errors[0]
-        );
+    let failed: Vec<(&String, String)> = pages
+        .iter()
+        .filter_map(|(name, result)| result.as_ref().err().map(|err| (name, format!("{err:#}"))))
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("{}", page_errors(index_url, &failed));
     }
     let mut out = Vec::with_capacity(pins.len());
     for pin in pins {
@@ -242,6 +263,28 @@ fn yank_note(what: &str, filename: &str, yanked: &Option<String>) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_errors_say_each_cause_once() {
+        let index = "https://pypi.invalid/simple/";
+        let (a, b, c) = ("certifi".to_owned(), "idna".to_owned(), "six".to_owned());
+        let dns = "io: failed to lookup address information: Name or service not known";
+        let failed = [
+            (&a, format!("{index}certifi/: {dns}")),
+            (&b, format!("{index}idna/: {dns}")),
+            (
+                &c,
+                format!("{index}six/: the index has no project named \"six\""),
+            ),
+        ];
+        assert_eq!(
+            page_errors(index, &failed),
+            format!(
+                "cannot read 3 project page(s) from {index}: 2 projects (certifi, idna): {dns}; \
+                 six: the index has no project named \"six\""
+            )
+        );
+    }
 
     fn h(s: &str) -> Sha256 {
         Sha256::of(s.as_bytes())
