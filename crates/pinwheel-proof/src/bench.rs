@@ -15,6 +15,7 @@ pub mod peers;
 pub mod plot;
 pub mod report;
 
+pub mod compile;
 pub mod deb;
 pub mod index;
 pub mod requirements;
@@ -29,7 +30,8 @@ use anyhow::{bail, Context};
 use self::report::{Body, Section, Target};
 
 /// The comparisons, in the order they run and appear.
-pub const COMPARISONS: [&str; 9] = [
+pub const COMPARISONS: [&str; 10] = [
+    "first-command",
     "requirements",
     "verify",
     "verify-signature",
@@ -58,7 +60,13 @@ pub mod goals {
     pub const FAULTS: &str = "Zero violations under fault injection";
 
     /// (comparison, goal) in report order.
-    pub const ALL: [(&str, &str); 9] = [
+    pub const FIRST_COMMAND: &str =
+        "fresh clone, crates downloaded, empty target directory: `cargo xtask --help` in ≤ 4 min";
+    pub const REBUILD: &str =
+        "after changing one command module: `cargo xtask --help` rebuilds in ≤ 20 s";
+    pub const ALL: [(&str, &str); 11] = [
+        ("first-command", FIRST_COMMAND),
+        ("first-command", REBUILD),
         ("requirements", REQUIREMENTS_TIME),
         ("requirements", REQUIREMENTS_UV),
         ("verify", VERIFY_GPG),
@@ -194,6 +202,7 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
         eprintln!("bench: {name}");
         let t = Instant::now();
         let result = match name {
+            "first-command" => compile::measure(&ctx),
             "requirements" => requirements::measure(&ctx),
             "verify" => verify::measure(&ctx),
             "verify-signature" => verify::measure_signature(&ctx),
