@@ -2,7 +2,7 @@
 //! with the tools users would pick instead, in one run on one machine.
 //! Generates its inputs under `target/bench/` (reused across runs), runs
 //! each comparison A B A B … after a warm-up, and rewrites BENCHMARKS.md
-//! and `bench/scaling.svg` with what it measured and nothing else. A
+//! and `crates/pinwheel-proof/scaling.svg` with what it measured and nothing else. A
 //! comparison whose pinwheel command is missing, or whose peer
 //! is not installable, says so in the table instead of a number. With
 //! `--only`, the report goes to `target/bench/` and stdout, leaving the
@@ -245,8 +245,8 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
     } else {
         (
             root.join("BENCHMARKS.md"),
-            root.join("bench/scaling.svg"),
-            "bench/scaling.svg",
+            root.join("crates/pinwheel-proof/scaling.svg"),
+            "crates/pinwheel-proof/scaling.svg",
         )
     };
     let plot = match plot::write(&plot_path, &panels) {

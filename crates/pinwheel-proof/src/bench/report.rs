@@ -406,7 +406,7 @@ mod tests {
                 Target::measured("faster", "30 ms".into(), false, "hash on both cores".into()),
                 Target::not_measured("verify", "no such command".into()),
             ],
-            plot: Some("bench/scaling.svg".into()),
+            plot: Some("crates/pinwheel-proof/scaling.svg".into()),
             total: ms(60_000),
             load: (Some("1.00 0.50 0.25".into()), None),
         };
@@ -432,7 +432,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("![time against input size](bench/scaling.svg)"),
+            text.contains("![time against input size](crates/pinwheel-proof/scaling.svg)"),
             "{text}"
         );
         assert!(text.contains("- target met\n"), "{text}");
