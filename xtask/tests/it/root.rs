@@ -78,3 +78,18 @@ fn adversarial_binary_cargo_ran_for_another_checkout_is_refused() {
     std::fs::remove_dir(&ran_for).unwrap();
     assert_eq!(other.snapshot(), before, "a refused command changed files");
 }
+
+#[test]
+fn another_package_of_the_same_checkout_may_run_the_binary() {
+    // `cargo xtask bench` runs the proof's binary through cargo, which
+    // names crates/pinwheel-proof; that binary then starts this one.
+    let other = Repo::new(&[], 1);
+    let proof = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pinwheel-proof");
+    let (code, stdout, stderr) = run_in(
+        other.root(),
+        &["check-config"],
+        &[("CARGO_MANIFEST_DIR", proof.to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("application(s)"), "{stdout}");
+}
