@@ -1,9 +1,11 @@
-//! Core metadata (`PKG-INFO`) for a source distribution, rendered from the
-//! `[project]` table of `pyproject.toml`.
+//! Core metadata: read from a wheel's `METADATA` or an sdist's `PKG-INFO`
+//! ([`Headers`], the one reader of their header block), and written as the
+//! `PKG-INFO` of a source distribution from the `[project]` table of
+//! `pyproject.toml` ([`Project`]).
 //!
 //! Specs: PyPA "pyproject.toml specification" (the `[project]` table) and
 //! "Core metadata specifications" (versions 2.2 to 2.4, `Dynamic` per
-//! PEP 643). Supported: name, version, description, readme (file or text,
+//! PEP 643). Written: name, version, description, readme (file or text,
 //! with its content type), requires-python, license (text, file or a PEP 639
 //! expression), authors, maintainers, keywords, classifiers, urls,
 //! dependencies and optional-dependencies. Scripts and entry points are not
@@ -17,6 +19,10 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+
+mod headers;
+
+pub use headers::Headers;
 
 /// The `[project]` table, as far as core metadata needs it.
 #[derive(Debug, Clone, Deserialize)]
