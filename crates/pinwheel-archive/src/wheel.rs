@@ -29,6 +29,7 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 use zip::write::SimpleFileOptions;
 
+use pinwheel_pypa::core_metadata::Headers;
 use pinwheel_pypa::wheel_filename::WheelFilename;
 use pinwheel_trust::hash::Sha256;
 
@@ -75,30 +76,14 @@ pub fn read_metadata<R: Read + Seek>(wheel: R, label: &str) -> anyhow::Result<Wh
     parse_metadata(raw).with_context(|| format!("{label}: {path}"))
 }
 
-/// Parses the header fields we need from `METADATA` (RFC 822 style: fields
-/// up to the first blank line).
+/// Parses the header fields we need from `METADATA` (read by
+/// [`Headers`]: the header block up to the first blank line). `Name`,
+/// `Version` and `Requires-Python` may each appear once.
 pub fn parse_metadata(raw: Vec<u8>) -> anyhow::Result<WheelMetadata> {
     let text = std::str::from_utf8(&raw).context("not UTF-8")?;
-    let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            continue; // continuation of a multi-line field
-        }
-        let Some((key, value)) = line.split_once(':') else {
-            bail!("malformed header line {line:?}")
-        };
-        let key = key.trim();
-        if ["Name", "Version", "Requires-Python"].contains(&key)
-            && fields.insert(key, value.trim()).is_some()
-        {
-            bail!("{key} given twice");
-        }
-    }
-    let name = fields.get("Name").context("no Name field")?;
-    let version = fields.get("Version").context("no Version field")?;
+    let headers = Headers::parse(text)?;
+    let name = headers.get("Name")?.context("no Name field")?;
+    let version = headers.get("Version")?.context("no Version field")?;
     let (name, version) = (
         name.parse::<PackageName>()
             .with_context(|| format!("invalid Name {name:?}"))?,
@@ -106,7 +91,7 @@ pub fn parse_metadata(raw: Vec<u8>) -> anyhow::Result<WheelMetadata> {
             .parse::<Version>()
             .with_context(|| format!("invalid Version {version:?}"))?,
     );
-    let requires_python = fields.get("Requires-Python").map(|s| s.to_string());
+    let requires_python = headers.get("Requires-Python")?.map(str::to_owned);
     Ok(WheelMetadata {
         name,
         version,

@@ -1,9 +1,11 @@
-//! Core metadata (`PKG-INFO`) for a source distribution, rendered from the
-//! `[project]` table of `pyproject.toml`.
+//! Core metadata: read from a wheel's `METADATA` or an sdist's `PKG-INFO`
+//! ([`Headers`], the one reader of their header block), and written as the
+//! `PKG-INFO` of a source distribution from the `[project]` table of
+//! `pyproject.toml` ([`Project`]).
 //!
 //! Specs: PyPA "pyproject.toml specification" (the `[project]` table) and
 //! "Core metadata specifications" (versions 2.2 to 2.4, `Dynamic` per
-//! PEP 643). Supported: name, version, description, readme (file or text,
+//! PEP 643). Written: name, version, description, readme (file or text,
 //! with its content type), requires-python, license (text, file or a PEP 639
 //! expression), authors, maintainers, keywords, classifiers, urls,
 //! dependencies and optional-dependencies. Scripts and entry points are not
@@ -16,7 +18,12 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use anyhow::{bail, Context};
+use pep508_rs::ExtraName;
 use serde::Deserialize;
+
+mod headers;
+
+pub use headers::Headers;
 
 /// The `[project]` table, as far as core metadata needs it.
 #[derive(Debug, Clone, Deserialize)]
@@ -107,7 +114,7 @@ impl Project {
             .context("project.version is missing")?;
         pep440_rs::Version::from_str(version)
             .map_err(|err| anyhow::anyhow!("project.version {version:?}: {err}"))?;
-        if !is_valid_name(&project.name) {
+        if crate::project_name(&project.name).is_none() {
             bail!(
                 "project.name {:?} is not a valid project name",
                 project.name
@@ -135,9 +142,13 @@ impl Project {
     }
 
     /// The name as it appears in file names: PEP 503-normalized, then `-`
-    /// replaced by `_` (binary and source distribution format specs).
+    /// replaced by `_` (binary and source distribution format specs). A
+    /// name [`Project::from_pyproject`] would refuse is returned as written.
     pub fn filename_name(&self) -> String {
-        normalize(&self.name).replace('-', "_")
+        crate::project_name(&self.name).map_or_else(
+            || self.name.clone(),
+            |name| name.as_dist_info_name().into_owned(),
+        )
     }
 
     /// The files whose contents the metadata needs (readme, licence file).
@@ -233,7 +244,13 @@ impl Project {
             headers.push(("Requires-Dist", single_line("project.dependencies", req)?));
         }
         for (extra, reqs) in &self.optional_dependencies {
-            let extra = normalize(extra);
+            let extra = ExtraName::from_str(extra)
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "project.optional-dependencies: {extra:?} is not a valid extra name"
+                    )
+                })?
+                .to_string();
             headers.push(("Provides-Extra", extra.clone()));
             for req in reqs {
                 headers.push(("Requires-Dist", with_extra(req, &extra)?));
@@ -282,36 +299,6 @@ impl Project {
         }
         Ok(out)
     }
-}
-
-/// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
-/// A valid project name (PyPA name format): ASCII letters and digits, with
-/// `.`, `_`, `-` inside.
-fn is_valid_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The core metadata fields that a `[project]` key fills.
@@ -511,8 +498,36 @@ mod tests {
     }
 
     #[test]
-    fn normalize_names() {
-        assert_eq!(normalize("Foo.Bar__baz-"), "foo-bar-baz");
-        assert_eq!(normalize("charset_normalizer"), "charset-normalizer");
+    fn names_are_normalized_by_their_types() {
+        for (name, file) in [
+            ("Foo.Bar__baz", "foo_bar_baz"),
+            ("charset_normalizer", "charset_normalizer"),
+            ("Charset-.Normalizer", "charset_normalizer"),
+        ] {
+            let text = format!("[project]\nname = \"{name}\"\nversion = \"1\"\n");
+            let project = Project::from_pyproject(&text).unwrap();
+            assert_eq!(project.filename_name(), file);
+        }
+        let got = render(
+            "[project]\nname = \"a\"\nversion = \"1\"\n[project.optional-dependencies]\n\"Dev__Tools\" = [\"b\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            got.contains("Provides-Extra: dev-tools\nRequires-Dist: b; extra == \"dev-tools\"\n"),
+            "{got}"
+        );
+        for name in ["Foo.Bar__baz-", "", "a b"] {
+            let text = format!("[project]\nname = \"{name}\"\nversion = \"1\"\n");
+            let err = Project::from_pyproject(&text).unwrap_err().to_string();
+            assert!(err.contains("not a valid project name"), "{name:?}: {err}");
+        }
+        let err = render(
+            "[project]\nname = \"a\"\nversion = \"1\"\n[project.optional-dependencies]\n\"-dev\" = []\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("\"-dev\" is not a valid extra name"), "{err}");
     }
 }

@@ -20,6 +20,16 @@ pub mod simple_index;
 pub mod tags;
 pub mod wheel_filename;
 
+/// A project name in the PyPA name format (ASCII letters and digits, with
+/// `.`, `_`, `-` inside), normalized by its type. `PackageName` itself lets
+/// the empty name through; this does not.
+pub fn project_name(text: &str) -> Option<pep508_rs::PackageName> {
+    if text.is_empty() {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// Squeezes a multi-line parser message into one line.
 pub fn one_line(msg: &str) -> String {
     msg.split('\n')
@@ -32,4 +42,16 @@ pub fn one_line(msg: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn project_names() {
+        let name = |s: &str| super::project_name(s).map(|n| n.to_string());
+        assert_eq!(name("Foo.Bar__baz"), Some("foo-bar-baz".to_owned()));
+        for bad in ["", "-a", "a-", "a b", "a/b", "é"] {
+            assert_eq!(name(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -333,7 +333,7 @@ pub fn parse_prefixed_hash(what: impl fmt::Display, text: &str) -> anyhow::Resul
         bail!("{what}: hash {text:?} is not of the form sha256:<hex>");
     };
     if algorithm != "sha256" {
-        bail!("{what}: hash {text:?} is {algorithm}, not sha256");
+        bail!("{what}: hash {text:?} is {algorithm}, not sha256 (only sha256 is accepted)");
     }
     parse_sha256(what, digest)
 }

@@ -4,7 +4,10 @@
 //! options, global options) shared by the requirements.txt lock reader,
 //! and our own hash-pinned files `requirements/<app>/requirements.txt`:
 //! [`render`] writes them, [`Pins::parse`] reads them back for
-//! build-wheels and build-deb.
+//! build-wheels and build-deb. [`write_pin`] and [`write_pin_on_one_line`]
+//! are the one writer of a pinned requirement, for every file we write.
+//! Errors name the physical line: a requirement's first, or the line its
+//! bad `--hash` is on.
 //!
 //! Our files: a header naming the command, the lockfile and its sha256 and
 //! the target; then, sorted by normalized name, `name==version \` and one
@@ -46,7 +49,23 @@ pub struct Entry {
     /// 1-based number of the first physical line.
     pub line: usize,
     pub requirement: Requirement,
-    pub hashes: Vec<Sha256>,
+    /// In file order; a repeated digest is kept once, at its first line.
+    pub hashes: Vec<HashOption>,
+}
+
+/// One `--hash=sha256:<hex>` option of a requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashOption {
+    pub sha256: Sha256,
+    /// 1-based number of the physical line it is on.
+    pub line: usize,
+}
+
+impl Entry {
+    /// The digests of its `--hash` options, in file order.
+    pub fn digests(&self) -> impl Iterator<Item = Sha256> + '_ {
+        self.hashes.iter().map(|h| h.sha256)
+    }
 }
 
 /// Options pip accepts on their own line that carry a value.
@@ -70,14 +89,10 @@ const VALUE_OPTIONS: [&str; 14] = [
 /// Options pip accepts on their own line without a value.
 const FLAG_OPTIONS: [&str; 4] = ["--no-index", "--pre", "--prefer-binary", "--require-hashes"];
 
-/// Reads a requirements file into logical lines.
+/// Reads a requirements file into logical lines. An error names the
+/// physical line: the requirement's first, or the one its bad option is on.
 pub fn parse(text: &str) -> anyhow::Result<Vec<Item>> {
-    let mut items = Vec::new();
-    for (line, logical) in logical_lines(text) {
-        let item = parse_line(line, &logical).with_context(|| format!("line {line}"))?;
-        items.push(item);
-    }
-    Ok(items)
+    logical(text).iter().map(parse_line).collect()
 }
 
 /// Joins `\` continuations and strips comments the way pip does: a comment
@@ -85,29 +100,63 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<Item>> {
 /// after whitespace. Returns (first physical line number, text), skipping
 /// empty lines.
 pub fn logical_lines(text: &str) -> Vec<(usize, String)> {
+    logical(text)
+        .into_iter()
+        .map(|l| (l.first_line(), l.text))
+        .collect()
+}
+
+/// A logical line and where its physical lines begin in it.
+struct Logical {
+    text: String,
+    /// (byte offset in `text`, 1-based physical line number), in order;
+    /// the first is the logical line's first physical line.
+    parts: Vec<(usize, usize)>,
+}
+
+impl Logical {
+    fn first_line(&self) -> usize {
+        self.parts.first().map_or(0, |&(_, line)| line)
+    }
+
+    /// The physical line that the text at `offset` came from.
+    fn line_at(&self, offset: usize) -> usize {
+        self.parts
+            .iter()
+            .rev()
+            .find(|&&(start, _)| start <= offset)
+            .map_or(self.first_line(), |&(_, line)| line)
+    }
+}
+
+/// The logical lines of `text`, as [`logical_lines`] describes them.
+fn logical(text: &str) -> Vec<Logical> {
     let mut out = Vec::new();
-    let mut pending: Option<(usize, String)> = None;
+    let mut pending: Option<Logical> = None;
     for (i, raw) in text.lines().enumerate() {
         let number = i + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let is_comment = raw.trim_start().starts_with('#');
-        if !raw.ends_with('\\') || is_comment {
-            let line = match pending.take() {
-                Some((first, mut joined)) => {
-                    if !is_comment {
-                        joined.push_str(raw);
-                    }
-                    (first, joined)
-                }
-                None => (number, raw.to_owned()),
-            };
-            push_logical(&mut out, line);
+        let continued = raw.ends_with('\\') && !is_comment;
+        let part = if continued {
+            &raw[..raw.len() - 1]
         } else {
-            let part = &raw[..raw.len() - 1];
-            match &mut pending {
-                Some((_, joined)) => joined.push_str(part),
-                None => pending = Some((number, part.to_owned())),
-            }
+            raw
+        };
+        let mut line = pending.take().unwrap_or(Logical {
+            text: String::new(),
+            parts: Vec::new(),
+        });
+        // A comment line ends a continuation and adds nothing to it.
+        let ends_continuation = is_comment && !line.parts.is_empty();
+        if !ends_continuation {
+            line.parts.push((line.text.len(), number));
+            line.text.push_str(part);
+        }
+        if continued {
+            pending = Some(line);
+        } else {
+            push_logical(&mut out, line);
         }
     }
     if let Some(line) = pending {
@@ -116,11 +165,21 @@ pub fn logical_lines(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-fn push_logical(out: &mut Vec<(usize, String)>, (number, text): (usize, String)) {
-    let text = strip_comment(&text).trim().to_owned();
-    if !text.is_empty() {
-        out.push((number, text));
+fn push_logical(out: &mut Vec<Logical>, Logical { text, parts }: Logical) {
+    let text = strip_comment(&text);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return;
     }
+    let lead = text.len() - text.trim_start().len();
+    let parts = parts
+        .into_iter()
+        .map(|(start, line)| (start.saturating_sub(lead), line))
+        .collect();
+    out.push(Logical {
+        text: trimmed.to_owned(),
+        parts,
+    });
 }
 
 /// Removes a `#` comment that starts the line or follows whitespace.
@@ -134,44 +193,59 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-fn parse_line(line: usize, text: &str) -> anyhow::Result<Item> {
+fn parse_line(logical: &Logical) -> anyhow::Result<Item> {
+    let (line, text) = (logical.first_line(), logical.text.as_str());
     if text.starts_with('-') {
-        return parse_option_line(line, text);
+        return parse_option_line(line, text)
+            .map_err(|err| anyhow::anyhow!("line {line}: {err:#}"));
     }
     // As pip does: the requirement runs up to the first word that starts
     // with '-'; the rest are its options.
-    let words: Vec<&str> = text.split(' ').collect();
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut offset = 0;
+    for word in text.split(' ') {
+        words.push((offset, word));
+        offset += word.len() + 1;
+    }
     let split = words
         .iter()
-        .position(|w| w.starts_with('-'))
+        .position(|(_, w)| w.starts_with('-'))
         .unwrap_or(words.len());
-    let requirement_text = words[..split].join(" ");
+    let requirement_text = words[..split]
+        .iter()
+        .map(|(_, w)| *w)
+        .collect::<Vec<_>>()
+        .join(" ");
     let requirement = Requirement::from_str(requirement_text.trim()).map_err(|err| {
         anyhow::anyhow!(
-            "invalid requirement {:?}: {}",
+            "line {line}: invalid requirement {:?}: {}",
             requirement_text.trim(),
             crate::one_line(&err.to_string())
         )
     })?;
-    let mut hashes = Vec::new();
-    let mut options = words[split..].iter().filter(|w| !w.is_empty());
-    while let Some(option) = options.next() {
+    let mut hashes: Vec<HashOption> = Vec::new();
+    let mut options = words[split..].iter().filter(|(_, w)| !w.is_empty());
+    while let Some(&(offset, option)) = options.next() {
+        let at = logical.line_at(offset);
         let value = if let Some(value) = option.strip_prefix("--hash=") {
-            value.to_owned()
-        } else if *option == "--hash" {
-            options
-                .next()
-                .map(|v| (*v).to_owned())
-                .context("--hash without a value")?
+            value
+        } else if option == "--hash" {
+            match options.next() {
+                Some((_, value)) => value,
+                None => bail!("line {at}: --hash without a value"),
+            }
         } else {
-            bail!("option {option:?} is not allowed on a requirement line (only --hash)");
+            bail!(
+                "line {at}: option {option:?} is not allowed on a requirement line (only --hash)"
+            );
         };
-        let digest = crate::lockfile::parse_prefixed_hash(
+        let sha256 = crate::lockfile::parse_prefixed_hash(
             format_args!("--hash of {}", requirement.name),
-            &value,
-        )?;
-        if !hashes.contains(&digest) {
-            hashes.push(digest);
+            value,
+        )
+        .map_err(|err| anyhow::anyhow!("line {at}: {err:#}"))?;
+        if !hashes.iter().any(|h| h.sha256 == sha256) {
+            hashes.push(HashOption { sha256, line: at });
         }
     }
     Ok(Item::Requirement(Entry {
@@ -297,11 +371,21 @@ pub fn write_wheel_only_note(out: &mut String, pin: &Pin) {
 /// `name==version` and one `--hash=sha256:` continuation line per file,
 /// in pip's format.
 pub fn write_pin(out: &mut String, pin: &Pin) {
+    write_pin_separated(out, pin, " \\\n    ");
+}
+
+/// `name==version --hash=sha256:<hex> …` on one line (the form build-deb
+/// writes for the sdist's build backend).
+pub fn write_pin_on_one_line(out: &mut String, pin: &Pin) {
+    write_pin_separated(out, pin, " ");
+}
+
+fn write_pin_separated(out: &mut String, pin: &Pin, separator: &str) {
     let mut files = pin.files.clone();
     files.sort();
     let _ = write!(out, "{}=={}", pin.name, pin.version);
     for f in &files {
-        let _ = write!(out, " \\\n    --hash=sha256:{}", f.sha256);
+        let _ = write!(out, "{separator}--hash=sha256:{}", f.sha256);
     }
     out.push('\n');
 }
@@ -372,12 +456,11 @@ impl Pins {
                 .iter()
                 .find(|(n, v, _)| *n == name && *v == version);
             let mut files: Vec<PinnedFile> = entry
-                .hashes
-                .iter()
-                .map(|h| PinnedFile {
-                    sha256: *h,
+                .digests()
+                .map(|sha256| PinnedFile {
+                    sha256,
                     filename: listed
-                        .and_then(|(_, _, fs)| fs.iter().find(|f| f.sha256 == *h))
+                        .and_then(|(_, _, fs)| fs.iter().find(|f| f.sha256 == sha256))
                         .and_then(|f| f.filename.clone()),
                 })
                 .collect();
@@ -462,6 +545,80 @@ mod tests {
             strip_comment("u @ https://h/x#egg=u"),
             "u @ https://h/x#egg=u"
         );
+    }
+
+    #[test]
+    fn hashes_and_errors_name_their_physical_line() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let text = format!(
+            "# comment --hash=sha256:{a}\nfoo==1.0 \\\n    --hash=sha256:{a} \\\n    --hash=sha256:{b}  # trailing\n  bar==2 --hash=sha256:{b} --hash sha256:{a} --hash=sha256:{b}\n\\\nbaz==3 \\\n--hash=sha256:{a}\n"
+        );
+        let entries: Vec<(usize, Vec<(usize, Sha256)>)> = parse(&text)
+            .unwrap()
+            .into_iter()
+            .map(|item| match item {
+                Item::Requirement(e) => (
+                    e.line,
+                    e.hashes.iter().map(|h| (h.line, h.sha256)).collect(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (2, vec![(3, h('a')), (4, h('b'))]),
+                (5, vec![(5, h('b')), (5, h('a'))]),
+                (6, vec![(8, h('a'))]),
+            ]
+        );
+        let cases = [
+            (
+                format!("foo==1.0 \\\n    --hash=sha256:{a} \\\n    --hash=md5:{a}\n"),
+                "line 3: --hash of foo: hash",
+            ),
+            (
+                "foo==1.0 \\\n  --hash\n".to_owned(),
+                "line 2: --hash without a value",
+            ),
+            (
+                "foo==1.0 \\\n\\\n  --pre\n".to_owned(),
+                "line 3: option \"--pre\" is not allowed",
+            ),
+            ("foo >= \\\n  x\n".to_owned(), "line 1: invalid requirement"),
+            ("\n--frobnicate\n".to_owned(), "line 2: unknown option"),
+        ];
+        for (text, want) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn one_line_pins_read_back() {
+        let pin = Pin {
+            name: "Foo.Bar".parse().unwrap(),
+            version: "1.0".parse().unwrap(),
+            files: vec![
+                PinnedFile {
+                    sha256: h('b'),
+                    filename: None,
+                },
+                PinnedFile {
+                    sha256: h('c'),
+                    filename: None,
+                },
+            ],
+            wheel_only: false,
+        };
+        let mut out = String::new();
+        write_pin_on_one_line(&mut out, &pin);
+        let (b, c) = ("b".repeat(64), "c".repeat(64));
+        assert_eq!(
+            out,
+            format!("foo-bar==1.0 --hash=sha256:{b} --hash=sha256:{c}\n")
+        );
+        assert_eq!(Pins::parse(&out).unwrap().pins, [pin]);
     }
 
     #[test]

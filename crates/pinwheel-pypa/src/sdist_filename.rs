@@ -96,7 +96,7 @@ impl SdistFilename {
         };
         for (i, _) in stem.match_indices('-') {
             let (name, version) = (&stem[..i], &stem[i + 1..]);
-            if let Some(name) = valid_name(name) {
+            if let Some(name) = crate::project_name(name) {
                 if &name == expected {
                     let version = Version::from_str(version)
                         .map_err(|_| err(format!("has an invalid version {version:?}")))?;
@@ -123,7 +123,9 @@ impl SdistFilename {
         let mut found = None;
         for (i, _) in stem.match_indices('-') {
             let (name, version) = (&stem[..i], &stem[i + 1..]);
-            if let (Some(name), Ok(version)) = (valid_name(name), Version::from_str(version)) {
+            if let (Some(name), Ok(version)) =
+                (crate::project_name(name), Version::from_str(version))
+            {
                 if found.is_some() {
                     return Err(err(
                         "is ambiguous: it splits into name and version in more than one place",
@@ -152,24 +154,6 @@ fn split_extension(filename: &str) -> Result<(&str, SdistFormat), SdistFilenameE
         &filename[..filename.len() - format.extension().len()],
         format,
     ))
-}
-
-/// A distribution name as it may appear in a file name: ASCII letters,
-/// digits, `.`, `_` and `-`, starting and ending with a letter or digit.
-fn valid_name(name: &str) -> Option<PackageName> {
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .last()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    ok.then(|| PackageName::from_str(name).ok()).flatten()
 }
 
 impl FromStr for SdistFilename {

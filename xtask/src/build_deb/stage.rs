@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use pinwheel_pypa::lockfile;
+use pinwheel_pypa::requirements_txt::{self, Item, Pin, PinnedFile};
 use pinwheel_trust::hash::{HashingWriter, Sha256};
 
 /// A wheel the package build may use: its path relative to `wheels-index/`
@@ -35,6 +37,22 @@ pub struct BackendPin {
     pub name: String,
     pub version: String,
     pub file: ListedFile,
+}
+
+impl BackendPin {
+    /// The pin as requirements_txt writes it: `name==version` and the
+    /// wheel's hash.
+    fn requirement(&self) -> anyhow::Result<Pin> {
+        Ok(Pin {
+            name: lockfile::parse_name(&self.name)?,
+            version: lockfile::parse_version(&self.name, &self.version)?,
+            files: vec![PinnedFile {
+                sha256: self.file.sha256,
+                filename: None,
+            }],
+            wheel_only: false,
+        })
+    }
 }
 
 /// Everything that goes into the staged tree.
@@ -77,10 +95,7 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
         "# The sdist's build backend, from the verified wheel list (written by build-deb).\n",
     );
     for pin in inputs.backend {
-        backend.push_str(&format!(
-            "{}=={} --hash=sha256:{}\n",
-            pin.name, pin.version, pin.file.sha256
-        ));
+        requirements_txt::write_pin_on_one_line(&mut backend, &pin.requirement()?);
         wheels.insert(pin.file.path.clone(), pin.file.sha256);
     }
     write(
@@ -142,25 +157,18 @@ pub fn pinned_wheels(
     Ok((req_text, wheels))
 }
 
-/// Every `--hash=sha256:<hex>` of a requirements file, with its line number.
+/// Every `--hash=sha256:<hex>` of a requirements file (read by
+/// [`requirements_txt::parse`]), with the line it is on. A file pip would
+/// take other instructions from (`-r`, `--index-url`, `-e`, …) is refused.
 pub fn pinned_hashes(text: &str) -> anyhow::Result<Vec<(usize, Sha256)>> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split(" #").next().unwrap_or(line);
-        if line.trim_start().starts_with('#') {
-            continue;
-        }
-        for token in line.split_whitespace() {
-            if let Some(hex) = token.strip_prefix("--hash=sha256:") {
-                let sha = hex
-                    .parse()
-                    .map_err(|err| anyhow::anyhow!("line {}: {err}", i + 1))?;
-                out.push((i + 1, sha));
-            } else if token.starts_with("--hash=") {
-                bail!(
-                    "line {}: only sha256 hashes are accepted, found {token}",
-                    i + 1
-                );
+    for item in requirements_txt::parse(text)? {
+        match item {
+            Item::Requirement(entry) => {
+                out.extend(entry.hashes.iter().map(|h| (h.line, h.sha256)));
+            }
+            Item::Editable { line, .. } | Item::Option { line, .. } => {
+                bail!("line {line}: only `name==version --hash=…` requirements belong in this file")
             }
         }
     }
@@ -274,6 +282,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 1") && err.contains("63"), "{err}");
+    }
+
+    #[test]
+    fn other_instructions_are_refused() {
+        let a = "a".repeat(64);
+        for text in [
+            format!("-r other.txt\nfoo==1 --hash=sha256:{a}\n"),
+            format!("foo==1 --hash=sha256:{a}\n--index-url https://example.org/simple\n"),
+            "-e .\n".to_owned(),
+        ] {
+            let err = pinned_hashes(&text).unwrap_err().to_string();
+            assert!(err.contains("only `name==version"), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn backend_pins_are_one_line_each() {
+        let a = "a".repeat(64);
+        let pin = BackendPin {
+            name: "flit-core".to_owned(),
+            version: "3.12.0".to_owned(),
+            file: ListedFile {
+                path: "files/flit_core-3.12.0-py3-none-any.whl".to_owned(),
+                sha256: a.parse().unwrap(),
+            },
+        };
+        let mut out = String::new();
+        requirements_txt::write_pin_on_one_line(&mut out, &pin.requirement().unwrap());
+        assert_eq!(out, format!("flit-core==3.12.0 --hash=sha256:{a}\n"));
+        assert_eq!(pinned_hashes(&out).unwrap(), [(1, pin.file.sha256)]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::fmt;
 
 use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
+use pinwheel_pypa::core_metadata::Headers;
 
 /// A member of the bootstrap set, as the planner sees it.
 #[derive(Debug, Clone)]
@@ -142,29 +143,17 @@ impl BuildSet {
     }
 }
 
-/// `Requires-Dist` of a wheel's `METADATA` (core metadata, an email-style
-/// header block): each value, with continuation lines joined.
+/// `Requires-Dist` of a wheel's `METADATA`, each value with continuation
+/// lines joined, read as pip reads the header block
+/// ([`Headers::parse_lenient`]). The callers hand it METADATA that
+/// [`pinwheel_archive::wheel::parse_metadata`] has accepted (a wheel's, or
+/// its PEP 658 sidecar in the signed list), which the strict parser reads
+/// the same way.
 pub fn requires_dist(metadata: &str) -> Vec<String> {
-    let header = metadata.split("\n\n").next().unwrap_or_default();
-    let mut out: Vec<String> = Vec::new();
-    let mut current: Option<String> = None;
-    for line in header.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(value) = current.as_mut() {
-                value.push(' ');
-                value.push_str(line.trim());
-            }
-            continue;
-        }
-        out.extend(current.take());
-        if let Some((key, value)) = line.split_once(':') {
-            if key.eq_ignore_ascii_case("Requires-Dist") {
-                current = Some(value.trim().to_owned());
-            }
-        }
-    }
-    out.extend(current);
-    out
+    Headers::parse_lenient(metadata)
+        .get_all("Requires-Dist")
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

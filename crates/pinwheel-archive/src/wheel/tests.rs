@@ -196,6 +196,36 @@ fn metadata() {
 }
 
 #[test]
+fn metadata_headers_are_refused() {
+    let parse = |text: &str| parse_metadata(text.as_bytes().to_vec()).map_err(|e| format!("{e:#}"));
+    let m = parse("name: Tiny_Pkg\nVERSION: 1.0\nRequires-Python: >=3.8,\n  <4\n").unwrap();
+    assert_eq!(
+        (m.name.as_ref(), m.version.to_string()),
+        ("tiny-pkg", "1.0".to_owned())
+    );
+    assert_eq!(m.requires_python.as_deref(), Some(">=3.8, <4"));
+    for (text, want) in [
+        ("Name: a\nname: b\nVersion: 1\n", "Name given twice"),
+        ("Name: a\nVersion: 1\nVersion: 2\n", "Version given twice"),
+        (
+            "Name: a\nVersion: 1\nRequires-Python: >=3\nRequires-Python: <3\n",
+            "Requires-Python given twice",
+        ),
+        (
+            "Name: a\nnot a header\nVersion: 1\n",
+            "line 2: malformed header line",
+        ),
+        ("Version: 1\n\nName: a\n", "no Name field"),
+        ("Name: a\n", "no Version field"),
+        ("Name: -a\nVersion: 1\n", "invalid Name \"-a\""),
+    ] {
+        let err = parse(text).unwrap_err();
+        assert!(err.contains(want), "{text:?}: {err}");
+    }
+    assert!(parse_metadata(b"Name: \xff\n".to_vec()).is_err());
+}
+
+#[test]
 fn record_csv_round_trip() {
     for line in [
         "a,sha256=x,1",

@@ -31,7 +31,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
                 package
                     .groups
                     .insert(MAIN.to_owned(), entry.requirement.marker.clone());
-                package.unclassified = entry.hashes;
+                package.unclassified = entry.digests().collect();
                 packages.push(package);
             }
             Item::Editable { line, target } => {
