@@ -285,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn other_instructions_are_refused() {
+    fn adversarial_other_instructions_are_refused() {
         let a = "a".repeat(64);
         for text in [
             format!("-r other.txt\nfoo==1 --hash=sha256:{a}\n"),

@@ -196,7 +196,7 @@ fn metadata() {
 }
 
 #[test]
-fn metadata_headers_are_refused() {
+fn adversarial_metadata_headers() {
     let parse = |text: &str| parse_metadata(text.as_bytes().to_vec()).map_err(|e| format!("{e:#}"));
     let m = parse("name: Tiny_Pkg\nVERSION: 1.0\nRequires-Python: >=3.8,\n  <4\n").unwrap();
     assert_eq!(

@@ -143,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_and_malformed_lines_are_refused() {
+    fn adversarial_duplicates_and_malformed_lines() {
         let h = Headers::parse("Name: a\nname: b\n").unwrap();
         assert_eq!(h.get("Name").unwrap_err().to_string(), "Name given twice");
         assert_eq!(h.get_all("NAME").collect::<Vec<_>>(), ["a", "b"]);
