@@ -62,6 +62,15 @@ impl Args {
         host_packages::install(&missing, "test tools", false, None)?;
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
         if !self.no_clippy {
+            let clippy = duct::cmd(&cargo, ["clippy", "--version"])
+                .stdout_null()
+                .stderr_null()
+                .unchecked()
+                .run()
+                .is_ok_and(|out| out.status.success());
+            if !clippy {
+                bail!("clippy is not installed: run `rustup component add clippy` (or pass --no-clippy)");
+            }
             cargo_step(
                 root,
                 &cargo,
