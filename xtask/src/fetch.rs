@@ -9,7 +9,8 @@
 //! temporary files an interrupted run left behind are removed by the next
 //! one (the caller holds the repository lock). SIGINT during a fetch stops
 //! the transfers and removes their temporary files; a second SIGINT exits
-//! at once.
+//! at once. [`stream_verified`] is that contract on its own, for files that
+//! come from elsewhere than HTTP (`sync-wheels` from a local directory).
 //!
 //! Progress (indicatif): total bytes, and one line per file in flight;
 //! hidden when stderr is not a terminal.
@@ -178,8 +179,7 @@ pub fn fetch_one(
     progress: &Progress,
 ) -> anyhow::Result<Outcome> {
     let dest = &download.dest;
-    fresh::refuse_symlink(dest)?;
-    if dest.is_file() && Sha256::of_file(dest)? == download.sha256 {
+    if already_present(dest, &download.sha256)? {
         progress.done(
             &download.label,
             "already present",
@@ -187,6 +187,70 @@ pub fn fetch_one(
         );
         return Ok(Outcome::Present);
     }
+    let label = &download.label;
+    let bar = progress.start(label, download.size);
+    let limits = Limits {
+        cap,
+        expected: download.size,
+    };
+    let result = stream_verified(dest, label, &download.sha256, download.size, |sink| {
+        let fetched = client
+            .get(
+                &download.url,
+                None,
+                limits,
+                sink,
+                &mut |event| match event {
+                    Event::Started { content_length } => {
+                        bar.started(content_length.or(download.size))
+                    }
+                    Event::Bytes(n) => bar.bytes(n),
+                    Event::Retrying { error, pause } => bar.retrying(error, pause),
+                },
+            )
+            .map_err(|err| match err {
+                http::HttpError::LargerThanRecorded { .. } => {
+                    failure::verification_failed(format!("{label}: {err}"))
+                }
+                err => anyhow::Error::new(err).context(format!("{label}: download failed")),
+            })?;
+        Ok(fetched.url.to_string())
+    });
+    match result {
+        Ok(bytes) => {
+            bar.finish_ok();
+            progress.done(label, "fetched", 0);
+            Ok(Outcome::Fetched { bytes })
+        }
+        Err(err) => {
+            bar.failed();
+            Err(err)
+        }
+    }
+}
+
+/// Whether `dest` already holds the bytes pinned by `sha256` (a symbolic
+/// link there is refused).
+pub fn already_present(dest: &Path, sha256: &Sha256) -> anyhow::Result<bool> {
+    fresh::refuse_symlink(dest)?;
+    Ok(dest.is_file() && Sha256::of_file(dest)? == *sha256)
+}
+
+/// The contract every fetched file goes through, whatever serves it:
+/// `fill` streams the bytes into a [`PartSink`] (a temporary file beside
+/// `dest`, hashed on the way) and returns what served them (a URL, a
+/// path), which the messages name. The file is renamed to `dest` only when
+/// its sha256 is `sha256` and, when `size` is given, its length is `size`;
+/// then it and its directory are fsynced. A mismatch is a verification
+/// failure naming both digests (exit 1). On any failure the temporary file
+/// is removed and `dest` is untouched. Returns the length.
+pub fn stream_verified(
+    dest: &Path,
+    label: &str,
+    sha256: &Sha256,
+    size: Option<u64>,
+    fill: impl FnOnce(&mut PartSink) -> anyhow::Result<String>,
+) -> anyhow::Result<u64> {
     let dir = fresh::parent_dir(dest);
     fs_err::create_dir_all(&dir)?;
     let tmp = tempfile::Builder::new()
@@ -203,51 +267,19 @@ pub fn fetch_one(
             file,
         ))),
     };
-    let bar = progress.start(&download.label, download.size);
-    let limits = Limits {
-        cap,
-        expected: download.size,
-    };
-    let result = client.get(
-        &download.url,
-        None,
-        limits,
-        &mut sink,
-        &mut |event| match event {
-            Event::Started { content_length } => bar.started(content_length.or(download.size)),
-            Event::Bytes(n) => bar.bytes(n),
-            Event::Retrying { error, pause } => bar.retrying(error, pause),
-        },
-    );
-    let fetched = match result {
-        Ok(fetched) => fetched,
-        Err(err) => {
-            bar.failed();
-            let label = &download.label;
-            return Err(match err {
-                http::HttpError::LargerThanRecorded { .. } => {
-                    failure::verification_failed(format!("{label}: {err}"))
-                }
-                err => anyhow::Error::new(err).context(format!("{label}: download failed")),
-            });
-        }
-    };
+    // On an early return, dropping `tmp` removes the temporary file.
+    let origin = fill(&mut sink)?;
     let (digest, len, file) = sink
         .finish()
         .with_context(|| format!("{}: writing", dest.display()))?;
-    if let Some(size) = download.size.filter(|&s| s != len) {
-        bar.failed();
+    if let Some(size) = size.filter(|&s| s != len) {
         return Err(failure::verification_failed(format!(
-            "{}: {} served {len} bytes, the index recorded {size}; nothing was kept",
-            download.label, fetched.url
+            "{label}: {origin} served {len} bytes, the index recorded {size}; nothing was kept"
         )));
     }
-    if digest != download.sha256 {
-        bar.failed();
-        // Dropping `tmp` removes the temporary file.
+    if digest != *sha256 {
         return Err(failure::verification_failed(format!(
-            "{}: sha256 mismatch: {} served {digest}, the pin is {}; nothing was kept",
-            download.label, fetched.url, download.sha256
+            "{label}: sha256 mismatch: {origin} served {digest}, the pin is {sha256}; nothing was kept"
         )));
     }
     file.sync_all()
@@ -257,9 +289,7 @@ pub fn fetch_one(
     tmp.persist(dest)
         .map_err(|err| anyhow::anyhow!("{}: rename: {}", dest.display(), err.error))?;
     fresh::sync_dir(&dir)?;
-    bar.finish_ok();
-    progress.done(&download.label, "fetched", 0);
-    Ok(Outcome::Fetched { bytes: len })
+    Ok(len)
 }
 
 /// Removes the `.pinwheel-part-*` files an interrupted run left in `dir`.
@@ -285,7 +315,9 @@ pub fn remove_stale_parts(dir: &Path) -> anyhow::Result<usize> {
     Ok(removed)
 }
 
-struct PartSink {
+/// The temporary file a fetched file streams into, hashed as it is
+/// written (see [`stream_verified`]).
+pub struct PartSink {
     writer: Option<HashingWriter<BufWriter<File>>>,
 }
 

@@ -1,46 +1,58 @@
-//! `cargo xtask sync-wheels --from URL [--index DIR] [--prune]`: bring a local wheel index up to a remote one that maintainers
-//! signed.
+//! `cargo xtask sync-wheels --from SOURCE [--index DIR] [--prune]`: bring a
+//! local wheel index up to another one that maintainers signed. The source
+//! is an https URL, or a directory on this machine — a path (relative to
+//! the current directory, or absolute) or a `file://` URL — such as a second
+//! repository checked out beside this one (`source.rs`). Both are verified
+//! alike; only steps 1 and 4 differ.
 //!
-//! 1. Fetch the remote `sha256sums.txt` and `sha256sums.txt.asc`, each
-//!    size-capped (an endless answer is a verification failure).
+//! 1. Read the source's `sha256sums.txt` and `sha256sums.txt.asc`, each
+//!    size-capped (an endless answer, or a larger file, is a verification
+//!    failure; a local source without `.asc` is unsigned, one too).
 //! 2. Verify them exactly as `verify` does (`verify::verify_list_bytes`:
 //!    pinned keys, threshold, expiry, scope, rollback against git `HEAD` and
 //!    the last trusted version), and also refuse a list older than the local
-//!    one on disk. Nothing else is requested before the list passed.
+//!    one on disk. Nothing else of the source is requested or opened before
+//!    the list passed.
 //! 3. Plan: listed files already present with the right hash are kept;
 //!    missing ones are fetched; a local file whose bytes differ from the
 //!    list, and local files the list does not name, are only replaced or
 //!    removed with `--prune` (without it a differing file stops the run
 //!    before anything changes, and unlisted files are reported).
-//! 4. Download into a staging directory (`.pinwheel/sync-staging/`, or
-//!    beside an index outside the repository), in parallel, each file
-//!    streamed into a temporary file, hashed, and renamed into the staging
-//!    area only when its sha256 matches the list (`fetch.rs`). A failed or
-//!    interrupted run leaves the index untouched; the next run reuses what
-//!    was staged.
+//! 4. Bring each missing file into a staging directory
+//!    (`.pinwheel/sync-staging/`, or beside an index outside the
+//!    repository), streamed into a temporary file, hashed, and renamed into
+//!    the staging area only when its sha256 matches the list
+//!    (`fetch::stream_verified`): downloaded in parallel (`fetch.rs`), or
+//!    copied from the local directory, whose files are opened without
+//!    following symbolic links (a link anywhere in the source index is
+//!    refused, `local_dir.rs`). A failed or interrupted run leaves the index
+//!    untouched; the next run reuses what was staged.
 //! 5. Only when every file is in: prune (with `--prune`), rename the staged
 //!    files into the index, write the list, then its signatures, and record
 //!    the list's version as the last trusted one.
 //!
-//! Directories on the way to a destination may not be symbolic links.
+//! Directories on the way to a destination may not be symbolic links. A
+//! local source that is the index being synced (or holds it, or lies in
+//! it) is refused; so is any scheme but https, http (127.0.0.1 only) and
+//! file.
+
+mod local_dir;
+pub mod source;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use anyhow::bail;
 use time::OffsetDateTime;
-use url::Url;
 
 use crate::config::Config;
-use crate::fetch::{self, Download};
 use crate::fresh;
-use crate::http::{self, Client, HttpError};
+use crate::http;
 use crate::verify::{self, rollback};
 use pinwheel_trust::failure;
 use pinwheel_trust::hash::Sha256;
 use pinwheel_trust::sha256sums::{SignedList, LIST_FILE, SIGNATURE_FILE};
-use pinwheel_trust::signature;
+use source::{Source, Staged};
 
 /// Where files are staged when the index is under the repository root.
 pub const STAGING: &str = ".pinwheel/sync-staging";
@@ -51,8 +63,9 @@ pub const MAX_FILE: u64 = 2 * 1024 * 1024 * 1024;
 /// The command line of `cargo xtask sync-wheels`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The remote index: the URL of the directory holding sha256sums.txt.
-    #[arg(long, value_name = "URL")]
+    /// The signed index to sync from: an https URL, a file:// URL or a
+    /// directory (the one holding sha256sums.txt).
+    #[arg(long, value_name = "URL|DIR")]
     pub from: String,
     /// The local index directory (default: wheels-index/).
     #[arg(long, value_name = "DIR")]
@@ -76,7 +89,8 @@ impl Args {
 /// What to sync.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The remote index: the directory URL that holds `sha256sums.txt`.
+    /// The source index: an https or `file://` URL, or a directory path
+    /// (the directory that holds `sha256sums.txt`).
     pub from: String,
     /// The local index (default: `wheels-index/` under the root).
     pub index: Option<PathBuf>,
@@ -84,7 +98,7 @@ pub struct Options {
     pub prune: bool,
     /// Timeouts and retries (tests shrink them).
     pub http: http::Options,
-    /// Downloads at once.
+    /// Downloads at once (HTTP; a local directory is copied file by file).
     pub jobs: usize,
 }
 
@@ -121,19 +135,11 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
         .index
         .clone()
         .unwrap_or_else(|| root.join(verify::DEFAULT_INDEX));
-    let base = base_url(&options.from)?;
-    let client = Client::with_options(
-        base.as_str(),
-        &config.index.allowed_hosts,
-        options.http.clone(),
-    )
-    .with_context(|| format!("--from {}", options.from))?;
+    let source = Source::open(&options.from, &config, &options.http)?;
+    source.refuse_overlap(&index)?;
 
     // 1 and 2: the list and its signatures, verified before anything else.
-    let list_url = base.join(LIST_FILE)?;
-    let asc_url = base.join(SIGNATURE_FILE)?;
-    let list = fetch_small(&client, &list_url, verify::MAX_LIST_FILE)?;
-    let asc = fetch_small(&client, &asc_url, signature::MAX_SIGNATURE_FILE)?;
+    let (list, asc) = source.read_list()?;
     let list_path = index.join(LIST_FILE);
     let policy = verify::load_policy(&config, &list_path, None, None)?;
     if let Some(why) = &policy.history.head_skipped {
@@ -141,17 +147,18 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
     }
     let verified = verify::verify_list_bytes(&list, &asc, &policy, OffsetDateTime::now_utc())
         .map_err(|e| {
-            let url = match e {
-                verify::VerifyError::Signature(_) => &asc_url,
-                _ => &list_url,
+            let file = match e {
+                verify::VerifyError::Signature(_) => SIGNATURE_FILE,
+                _ => LIST_FILE,
             };
-            failure::verification_failed(format!("{url}: {e}"))
+            failure::verification_failed(format!("{}: {e}", source.name(file)))
         })?;
     let version = verified.list.meta.version;
     if let Some(local) = local_list(&list_path) {
         if version < local.meta.version {
             return Err(failure::verification_failed(format!(
-                "{list_url}: the list has version {version}, lower than {} of the local {} (rollback)",
+                "{}: the list has version {version}, lower than {} of the local {} (rollback)",
+                source.name(LIST_FILE),
                 local.meta.version,
                 list_path.display()
             )));
@@ -192,31 +199,17 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
         );
     }
 
-    // 4: download into the staging area.
+    // 4: into the staging area, each file verified on the way.
     let staging = staging_dir(root, &index);
-    let mut downloads = Vec::with_capacity(wanted.len());
+    let mut staged = Vec::with_capacity(wanted.len());
     for (path, sha) in &wanted {
-        downloads.push(Download {
-            label: (*path).clone(),
-            url: file_url(&base, path)?,
-            dest: dest_in(&staging, path)?,
+        staged.push(Staged {
+            path: (*path).clone(),
             sha256: **sha,
-            size: None,
+            dest: dest_in(&staging, path)?,
         });
     }
-    let report = if downloads.is_empty() {
-        fetch::Report::default()
-    } else {
-        fetch::fetch_all(
-            &client,
-            &downloads,
-            &fetch::Options {
-                jobs: options.jobs,
-                cap: MAX_FILE,
-                progress: true,
-            },
-        )?
-    };
+    let report = source.stage(&staged, options.jobs, MAX_FILE)?;
 
     // 5: apply.
     let mut removed = 0;
@@ -228,12 +221,11 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
         }
     }
     let mut synced_dirs = BTreeSet::new();
-    for d in &downloads {
-        let path = &d.label;
-        let dest = dest_in(&index, path)?;
+    for s in &staged {
+        let dest = dest_in(&index, &s.path)?;
         let dir = fresh::parent_dir(&dest);
         fs_err::create_dir_all(&dir)?;
-        fs_err::rename(&d.dest, &dest)?;
+        fs_err::rename(&s.dest, &dest)?;
         synced_dirs.insert(dir);
     }
     for dir in &synced_dirs {
@@ -253,7 +245,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
     }
     let summary = Summary {
         version,
-        fetched: downloads.len(),
+        fetched: staged.len(),
         present: present + report.present,
         bytes: report.bytes,
         replaced: differing.len(),
@@ -261,13 +253,22 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
         unlisted: if options.prune { Vec::new() } else { unlisted },
     };
     println!(
-        "{}: list version {version} from {base}: {} file(s) fetched ({} bytes), {} already present{}{}",
+        "{}: list version {version} from {}: {} file(s) fetched ({} bytes), {} already present{}{}",
         index.display(),
+        source.describe(),
         summary.fetched,
         summary.bytes,
         summary.present - report.present,
-        if summary.replaced > 0 { format!(", {} replaced", summary.replaced) } else { String::new() },
-        if summary.removed > 0 { format!(", {} removed", summary.removed) } else { String::new() },
+        if summary.replaced > 0 {
+            format!(", {} replaced", summary.replaced)
+        } else {
+            String::new()
+        },
+        if summary.removed > 0 {
+            format!(", {} removed", summary.removed)
+        } else {
+            String::new()
+        },
     );
     if !summary.unlisted.is_empty() {
         eprintln!(
@@ -279,56 +280,6 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<Summary> {
         );
     }
     Ok(summary)
-}
-
-/// `URL` as a directory URL (trailing slash).
-fn base_url(from: &str) -> anyhow::Result<Url> {
-    let mut url = Url::parse(from).map_err(|err| anyhow::anyhow!("--from {from:?}: {err}"))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        bail!("--from {from:?}: give the index directory URL, without query or fragment");
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// Characters escaped in a list path before it is joined to the base URL:
-/// everything URL syntax gives a meaning to.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'^')
-    .add(b'[')
-    .add(b']')
-    .add(b':')
-    .add(b';')
-    .add(b'=')
-    .add(b'@')
-    .add(b'&')
-    .add(b'\\');
-
-/// The URL of a listed path under the base (each segment escaped).
-pub fn file_url(base: &Url, path: &str) -> anyhow::Result<Url> {
-    let encoded: Vec<String> = path
-        .split('/')
-        .map(|s| utf8_percent_encode(s, PATH_SEGMENT).to_string())
-        .collect();
-    let url = base.join(&encoded.join("/"))?;
-    if !url.as_str().starts_with(base.as_str()) {
-        bail!("{path}: leaves the remote index ({url})");
-    }
-    Ok(url)
 }
 
 /// `dir/path`, refusing symbolic links among the directories on the way.
@@ -360,16 +311,6 @@ fn staging_dir(root: &Path, index: &Path) -> PathBuf {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         fresh::parent_dir(index).join(format!(".{name}.pinwheel-sync-staging"))
-    }
-}
-
-/// Reads a small file (list or signature) with a cap; an answer past the
-/// cap is endless data, a verification failure.
-fn fetch_small(client: &Client, url: &Url, cap: u64) -> anyhow::Result<Vec<u8>> {
-    match client.get_page_capped(url, None, cap) {
-        Ok(page) => Ok(page.body),
-        Err(err @ HttpError::TooLarge { .. }) => Err(failure::verification_failed(err.to_string())),
-        Err(err) => Err(err.into()),
     }
 }
 
@@ -407,30 +348,6 @@ fn shorten(paths: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_urls_are_escaped_and_stay_under_the_base() {
-        let base = base_url("https://example.org/wheels-index").unwrap();
-        assert_eq!(base.as_str(), "https://example.org/wheels-index/");
-        let url = file_url(&base, "files/foo-1.0+local-py3-none-any.whl").unwrap();
-        assert_eq!(
-            url.as_str(),
-            "https://example.org/wheels-index/files/foo-1.0+local-py3-none-any.whl"
-        );
-        assert_eq!(
-            file_url(&base, "a?b#c").unwrap().as_str(),
-            "https://example.org/wheels-index/a%3Fb%23c"
-        );
-        assert_eq!(
-            file_url(&base, "x:y").unwrap().as_str(),
-            "https://example.org/wheels-index/x%3Ay"
-        );
-        assert!(file_url(&base, "%2e%2e/x")
-            .unwrap()
-            .as_str()
-            .starts_with("https://example.org/wheels-index/"));
-        assert!(base_url("https://example.org/?q").is_err());
-    }
 
     #[test]
     fn adversarial_symlinked_directory_refused() {
