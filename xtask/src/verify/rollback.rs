@@ -5,7 +5,7 @@
 //! version is lower than either, or equal to one of them with different
 //! bytes (two different lists signed with the same version).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
@@ -93,10 +93,26 @@ enum HeadList {
 /// not tracking the list are "skipped" (said on stderr by the caller); any
 /// other git failure is an error.
 fn head_list(list_path: &Path) -> anyhow::Result<HeadList> {
-    let dir = fresh::parent_dir(list_path);
-    let name = list_path
-        .file_name()
-        .context("list path has no file name")?;
+    // git runs in the nearest directory that exists: an index directory
+    // not made yet (a first `sync-wheels`) must still be held to the list
+    // committed at HEAD, not skipped as if git were missing.
+    let mut dir = fresh::parent_dir(list_path);
+    let mut rel = PathBuf::from(
+        list_path
+            .file_name()
+            .context("list path has no file name")?,
+    );
+    while !dir.is_dir() {
+        let (Some(parent), Some(last)) = (dir.parent(), dir.file_name()) else {
+            break;
+        };
+        rel = Path::new(last).join(rel);
+        dir = if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_path_buf()
+        };
+    }
     let git = |args: &[&str]| {
         duct::cmd("git", args)
             .dir(&dir)
@@ -132,8 +148,8 @@ fn head_list(list_path: &Path) -> anyhow::Result<HeadList> {
             "the repository has no commit yet".to_owned(),
         ));
     }
-    // `HEAD:./name` is relative to the current directory (git 1.7.7+).
-    let spec = format!("HEAD:./{}", name.to_string_lossy());
+    // `HEAD:./path` is relative to the current directory (git 1.7.7+).
+    let spec = format!("HEAD:./{}", rel.to_string_lossy());
     let oid = git(&["rev-parse", "--verify", "--quiet", &spec])?;
     if !oid.status.success() {
         return Ok(HeadList::Skipped(
@@ -206,6 +222,42 @@ mod tests {
                 "{text:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn adversarial_index_directory_gone_still_held_to_head() {
+        // A first sync into a deleted or never-made index directory must
+        // still refuse a list older than the one committed at HEAD.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let index = root.join("wheels-index");
+        fs_err::create_dir_all(&index).unwrap();
+        let list = index.join("sha256sums.txt");
+        fs_err::write(
+            &list,
+            "# pinwheel-list: 1\n# version: 5\n# expires: 2099-01-01T00:00:00Z\n# scope: pinwheel/wheels-index\n",
+        )
+        .unwrap();
+        let git = |args: &[&str]| {
+            duct::cmd("git", args)
+                .dir(root)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.org")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.org")
+                .stdout_null()
+                .run()
+                .unwrap();
+        };
+        git(&["init", "-q"]);
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", "list 5"]);
+        fs_err::remove_dir_all(&index).unwrap();
+        let history = history(root, &list).unwrap();
+        assert_eq!(history.head_skipped, None);
+        assert_eq!(history.max_version(), 5, "{history:?}");
+        assert!(history.known.iter().any(|(s, _)| *s == Source::GitHead));
     }
 
     #[test]
