@@ -133,6 +133,14 @@ pub struct App {
     /// no sdist. Each needs a reason in a comment beside it.
     #[serde(default)]
     pub wheel_only: Vec<String>,
+    /// The project's extras to install too (a pylock.toml's `extras`,
+    /// uv.lock's and Poetry's optional dependencies).
+    #[serde(default)]
+    pub extras: Vec<String>,
+    /// Dependency groups to install besides the main dependencies (and
+    /// besides a pylock.toml's `default-groups`).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 impl Config {
@@ -291,6 +299,19 @@ lock = "packaging/demo/uv.lock"
         assert!(err.contains("frobnicate"), "{err}");
         assert!(err.contains("pinwheel.toml"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn app_extras_and_groups() {
+        let config = parse(&format!("{GOOD}extras = [\"feat\"]\ngroups = [\"dev\"]\n")).unwrap();
+        let app = config.app("demo").unwrap();
+        assert_eq!(app.extras, ["feat"]);
+        assert_eq!(app.groups, ["dev"]);
+        let err = format!(
+            "{:#}",
+            parse(&format!("{GOOD}extra = [\"feat\"]\n")).unwrap_err()
+        );
+        assert!(err.contains("unknown field `extra`"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! `cargo xtask requirements --lock FILE [--pyproject FILE] [--python X.Y.Z]
-//! [--allow-wheel-only NAME]...`: prints the sdist-pinned requirements of
-//! a lockfile for the target (CPython on linux x86_64), in the format of
-//! `requirements/<app>/requirements.txt`. No configuration is needed;
-//! `--python` defaults to the configured target when there is one, else
-//! 3.11.2 (Debian 12).
+//! [--extra NAME]... [--group NAME]... [--allow-wheel-only NAME]...`:
+//! prints the sdist-pinned requirements of a lockfile for the target
+//! (CPython on linux x86_64), in the format of
+//! `requirements/<app>/requirements.txt`: the main dependencies, plus the
+//! selected extras and dependency groups (and a pylock.toml's default
+//! groups). No configuration is needed; `--python` defaults to the
+//! configured target when there is one, else 3.11.2 (Debian 12).
 //!
 //! Also the shared path from lockfile bytes to pins ([`pin_lock`]) that
 //! `update-deps` uses, and the stale-lock check ([`stale_lock`]).
@@ -15,7 +17,8 @@ use anyhow::Context;
 use pep508_rs::{MarkerEnvironment, PackageName};
 
 use crate::config::{Config, CONFIG_PATH};
-use pinwheel_pypa::lockfile::{self, Format, Lock, SdistLookup};
+use pinwheel_pypa::closure::Request;
+use pinwheel_pypa::lockfile::{self, Format, GroupName, Lock, SdistLookup};
 use pinwheel_pypa::requirements_txt::{self, Header, Pin};
 use pinwheel_pypa::{closure, markers};
 use pinwheel_trust::failure;
@@ -38,6 +41,12 @@ pub struct Options {
     /// Target CPython version (default: the configured target, else 3.11.2).
     #[arg(long, value_name = "X.Y.Z")]
     pub python: Option<String>,
+    /// Install this extra of the project too.
+    #[arg(long = "extra", value_name = "NAME")]
+    pub extras: Vec<String>,
+    /// Install this dependency group too.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
     /// Pin this package's upstream wheels: it publishes no sdist.
     #[arg(long = "allow-wheel-only", value_name = "NAME")]
     pub allow_wheel_only: Vec<String>,
@@ -67,12 +76,13 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
         .iter()
         .map(|n| lockfile::parse_name(n).context("--allow-wheel-only"))
         .collect::<anyhow::Result<BTreeSet<_>>>()?;
+    let request = request(&options.extras, &options.groups, "--extra", "--group")?;
     let label = options.lock.display().to_string();
     let bytes = fs_err::read(&options.lock)?;
     let sha256 = Sha256::of(&bytes);
     let text = lock_text(&label, &bytes)?;
     let format = Format::detect(&options.lock, text).with_context(|| label.clone())?;
-    let lock = lockfile::parse(&label, format, text)?;
+    let mut lock = lockfile::parse(&label, format, text)?;
     let pyproject = match (&options.pyproject, format) {
         (Some(p), _) => Some(p.clone()),
         (None, Format::Uv | Format::Poetry) => {
@@ -91,10 +101,18 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
                 relock_command(format, &dir).join(" ")
             )));
         }
+        let label = pyproject.display().to_string();
+        attach_pyproject(&mut lock, &label, &pyproject_text)?;
     }
     let mut command = format!("cargo xtask requirements --lock {label}");
     if let Some(p) = &options.python {
         command += &format!(" --python {p}");
+    }
+    for extra in &options.extras {
+        command += &format!(" --extra {extra}");
+    }
+    for group in &options.groups {
+        command += &format!(" --group {group}");
     }
     for name in &options.allow_wheel_only {
         command += &format!(" --allow-wheel-only {name}");
@@ -105,15 +123,61 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
         lock_sha256: sha256,
         target: target_text(&python, MACHINE),
     };
-    let pins = pin_lock(
+    if matches!(lock.selection, lockfile::Selection::NeedsPyproject) && pyproject.is_none() {
+        anyhow::bail!(
+            "{label}: a poetry.lock from Poetry 1.x does not record the project's own dependencies, \
+             and there is no pyproject.toml beside it; pass --pyproject FILE"
+        );
+    }
+    let pins = pin_lock_for(
         &label,
         lock,
         &env,
+        &request,
         &wheel_only,
         "pass --allow-wheel-only NAME",
         &lockfile::Offline,
     )?;
     Ok(requirements_txt::render(&header, &pins))
+}
+
+/// The extras and groups selected by name; `extra_what` and `group_what`
+/// name where they come from in errors.
+pub fn request(
+    extras: &[String],
+    groups: &[String],
+    extra_what: &str,
+    group_what: &str,
+) -> anyhow::Result<Request> {
+    Ok(Request {
+        extras: extras
+            .iter()
+            .map(|e| lockfile::parse_extra(e).context(extra_what.to_owned()))
+            .collect::<anyhow::Result<_>>()?,
+        groups: groups
+            .iter()
+            .map(|g| g.parse::<GroupName>().context(group_what.to_owned()))
+            .collect::<anyhow::Result<_>>()?,
+    })
+}
+
+/// Gives a Poetry 1.x lock the project's own dependencies from
+/// pyproject.toml (`pyproject_label` names it in errors).
+pub fn attach_pyproject(
+    lock: &mut Lock,
+    pyproject_label: &str,
+    pyproject_text: &str,
+) -> anyhow::Result<()> {
+    if !matches!(lock.selection, lockfile::Selection::NeedsPyproject) {
+        return Ok(());
+    }
+    let table: toml::Table = toml::from_str(pyproject_text).map_err(|err| {
+        anyhow::anyhow!(
+            "{pyproject_label}: malformed TOML: {}",
+            lockfile::one_line(&err.to_string())
+        )
+    })?;
+    lockfile::poetry::attach_pyproject(lock, &table).with_context(|| pyproject_label.to_owned())
 }
 
 /// A lockfile's bytes as text (after they were hashed).
@@ -126,7 +190,8 @@ pub fn target_text(python: &str, machine: &str) -> String {
     format!("CPython {python} on linux_{machine}")
 }
 
-/// From a parsed lock to the pins of its production closure on `env`.
+/// From a parsed lock to the pins of its production closure on `env`
+/// (main dependencies only).
 pub fn pin_lock(
     label: &str,
     lock: Lock,
@@ -135,7 +200,22 @@ pub fn pin_lock(
     how_to_allow: &str,
     lookup: &dyn SdistLookup,
 ) -> anyhow::Result<Vec<Pin>> {
-    let mut packages = closure::into_production(lock, env).with_context(|| label.to_owned())?;
+    let request = Request::default();
+    pin_lock_for(label, lock, env, &request, wheel_only, how_to_allow, lookup)
+}
+
+/// [`pin_lock`] with the extras and groups of `request` too.
+pub fn pin_lock_for(
+    label: &str,
+    lock: Lock,
+    env: &MarkerEnvironment,
+    request: &Request,
+    wheel_only: &BTreeSet<PackageName>,
+    how_to_allow: &str,
+    lookup: &dyn SdistLookup,
+) -> anyhow::Result<Vec<Pin>> {
+    let mut packages =
+        closure::into_production(lock, env, request).with_context(|| label.to_owned())?;
     lockfile::classify(&mut packages, lookup).with_context(|| label.to_owned())?;
     let pins =
         closure::pins(&packages, wheel_only, how_to_allow).with_context(|| label.to_owned())?;

@@ -20,7 +20,9 @@ use anyhow::{bail, Context};
 use crate::config::{App, Config, CONFIG_PATH};
 use crate::fresh::{self, Mode, Outcome};
 use crate::package_index::DistKind;
-use crate::requirements::{lock_text, pin_lock, relock_command, stale_lock, target_text};
+use crate::requirements::{
+    attach_pyproject, lock_text, pin_lock_for, relock_command, request, stale_lock, target_text,
+};
 use crate::{build_requirements, http, online, verify};
 use pinwheel_pypa::lockfile::{self, Format, SdistLookup};
 use pinwheel_pypa::requirements_txt::{self, Header, Pin, Pins};
@@ -158,6 +160,13 @@ pub fn plan(
             bail!("{lock_label} is still out of date after re-locking: {reason}");
         }
     }
+    attach_pyproject(&mut lock, &pyproject_label, &pyproject_text)?;
+    let request = request(
+        &app.extras,
+        &app.groups,
+        &format!("{CONFIG_PATH}: apps.{name}.extras"),
+        &format!("{CONFIG_PATH}: apps.{name}.groups"),
+    )?;
     let env = config
         .target
         .marker_environment()
@@ -176,7 +185,15 @@ pub fn plan(
         Some(index) => index,
         None => &lockfile::Offline,
     };
-    let pins = pin_lock(&lock_label, lock, &env, &wheel_only, &how_to_allow, lookup)?;
+    let pins = pin_lock_for(
+        &lock_label,
+        lock,
+        &env,
+        &request,
+        &wheel_only,
+        &how_to_allow,
+        lookup,
+    )?;
     if let Some(index) = index {
         index.check(&pins).with_context(|| lock_label.clone())?;
     }

@@ -1,22 +1,22 @@
 //! One model of a locked Python project, read from any of the lockfiles we
-//! support: `poetry.lock` (lock-version 2.x), `uv.lock` (version 1),
-//! `pylock.toml` (PEP 751, lock-version 1.x) and a hashed `requirements.txt`
-//! as pip-compile or `uv export` write it.
+//! support: `poetry.lock` (lock-version 1.1 and 2.x), `uv.lock` (version
+//! 1), `pylock.toml` (PEP 751, lock-version 1.x) and a hashed
+//! `requirements.txt` as pip-compile or `uv export` write it.
 //!
 //! The readers are pure: they take the file's text and return a [`Lock`].
 //! What the target installs is decided by `closure.rs`; which file of a
 //! package is pinned by `requirements_txt.rs`.
 //!
-//! Not supported (an error naming the package): packages from git, a local
-//! directory, a path or a direct URL (only the project itself may be local);
-//! hashes other than sha256.
+//! Refused (exit 1, [`pinwheel_trust::failure::refused`], naming the
+//! package): packages from git, a local directory, a path or a direct URL
+//! (only the project itself may be local); files without a sha256 hash.
 
 pub mod poetry;
 pub mod pylock;
 pub mod requirements_txt;
 pub mod uv;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -25,6 +25,7 @@ use anyhow::{bail, Context};
 use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerTree, PackageName};
 
+use pinwheel_trust::failure;
 use pinwheel_trust::hash::Sha256;
 
 /// The lockfile formats we read.
@@ -107,24 +108,84 @@ pub struct Lock {
     pub selection: Selection,
     /// The Python versions the lock was made for (uv.lock, pylock.toml).
     pub requires_python: Option<pep440_rs::VersionSpecifiers>,
+    /// The environments the lock was resolved for, when it says (uv.lock's
+    /// `supported-markers`, or its `resolution-markers`; pylock.toml's
+    /// `environments`): the target must match one of them.
+    pub environments: Option<Environments>,
+    /// The extras and dependency groups a user may select.
+    pub uses: Uses,
     /// What the lock recorded about the project, to tell whether it still
     /// matches pyproject.toml.
     pub recorded: Recorded,
+}
+
+/// The environments a lock covers, and the key that says so.
+#[derive(Debug, Clone)]
+pub struct Environments {
+    /// "supported-markers", "resolution-markers", "environments".
+    pub key: &'static str,
+    pub markers: Vec<MarkerTree>,
+}
+
+/// What a lock offers beyond its main dependencies: the project's extras
+/// and dependency groups, and the groups installed by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uses {
+    pub extras: BTreeSet<ExtraName>,
+    pub groups: BTreeSet<GroupName>,
+    /// pylock.toml's `default-groups`: `dependency_groups` holds them
+    /// unless the user selects others too.
+    pub default_groups: BTreeSet<GroupName>,
+}
+
+/// A dependency group's name (PEP 735), normalized as package names are.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupName(String);
+
+impl FromStr for GroupName {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<GroupName> {
+        PackageName::from_str(text)
+            .map(|n| GroupName(n.to_string()))
+            .map_err(|err| anyhow::anyhow!("invalid dependency group name {text:?}: {err}"))
+    }
+}
+
+impl fmt::Display for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for GroupName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// How the production closure is found.
 #[derive(Debug, Clone)]
 pub enum Selection {
     /// Walk the dependency graph from the project's own dependencies
-    /// (uv.lock).
+    /// (uv.lock; Poetry 1.x locks once [`poetry::attach_pyproject`] gave
+    /// them).
     Walk {
         project: PackageName,
         roots: Vec<Dependency>,
+        /// What each of the project's extras adds to the roots.
+        extras: BTreeMap<ExtraName, Vec<Dependency>>,
+        /// What each dependency group adds to the roots.
+        groups: BTreeMap<GroupName, Vec<Dependency>>,
     },
-    /// Every package whose marker for the "main" group holds on the target
-    /// (poetry.lock records per-group markers; pylock.toml and
-    /// requirements.txt one marker per package).
+    /// Every package whose marker for the "main" group (or a selected
+    /// group) holds on the target (poetry.lock 2.x records per-group
+    /// markers; pylock.toml and requirements.txt one marker per package).
     Markers,
+    /// A Poetry 1.x lock: its packages' dependency edges are recorded, but
+    /// not the project's own dependencies, which are in pyproject.toml
+    /// ([`poetry::attach_pyproject`]).
+    NeedsPyproject,
 }
 
 /// What a lock records about the pyproject.toml it was made from.
@@ -152,6 +213,10 @@ pub struct Package {
     /// For [`Selection::Markers`]: the groups the package belongs to and
     /// the marker under which each group installs it.
     pub groups: BTreeMap<String, MarkerTree>,
+    /// pylock.toml: a marker that uses the lock-only variables `extras`
+    /// and `dependency_groups`; it decides instead of `groups` once the
+    /// selection is known.
+    pub lock_marker: Option<crate::markers::LockMarker>,
     pub dependencies: Vec<Dependency>,
     /// Dependencies that an extra of this package adds.
     pub optional_dependencies: BTreeMap<ExtraName, Vec<Dependency>>,
@@ -169,6 +234,7 @@ impl Package {
             version,
             source: None,
             groups: BTreeMap::new(),
+            lock_marker: None,
             dependencies: Vec::new(),
             optional_dependencies: BTreeMap::new(),
             sdists: Vec::new(),
@@ -194,6 +260,9 @@ pub struct Dependency {
     /// uv.lock names the version (and source) when the lock holds several.
     pub version: Option<Version>,
     pub source: Option<String>,
+    /// Poetry 1.x: the versions the edge allows (any of these sets; empty:
+    /// any version), to tell apart several versions of one package.
+    pub allowed: Vec<pep440_rs::VersionSpecifiers>,
     /// Poetry: installed only through an extra (whose marker says which).
     pub optional: bool,
     /// Poetry: the edge has a `python` constraint in Poetry's own syntax,
@@ -209,6 +278,7 @@ impl Dependency {
             marker: MarkerTree::TRUE,
             version: None,
             source: None,
+            allowed: Vec::new(),
             optional: false,
             unevaluated: false,
         }
@@ -249,7 +319,7 @@ fn check_duplicates(lock: &Lock) -> anyhow::Result<()> {
             continue;
         }
         match lock.selection {
-            Selection::Walk { .. } => {
+            Selection::Walk { .. } | Selection::NeedsPyproject => {
                 if a.version == b.version && a.source == b.source {
                     bail!("package {a} appears twice");
                 }
@@ -333,7 +403,9 @@ pub fn parse_prefixed_hash(what: impl fmt::Display, text: &str) -> anyhow::Resul
         bail!("{what}: hash {text:?} is not of the form sha256:<hex>");
     };
     if algorithm != "sha256" {
-        bail!("{what}: hash {text:?} is {algorithm}, not sha256 (only sha256 is accepted)");
+        return Err(failure::refused(format!(
+            "{what}: hash {text:?} is {algorithm}, not sha256 (only sha256 is accepted)"
+        )));
     }
     parse_sha256(what, digest)
 }
@@ -511,6 +583,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("md5, not sha256"), "{err}");
+        assert!(pinwheel_trust::failure::is_no(
+            &parse_prefixed_hash("x", &format!("md5:{h}")).unwrap_err()
+        ));
         let err = parse_prefixed_hash("x", "sha256:abcd")
             .unwrap_err()
             .to_string();

@@ -14,8 +14,26 @@ use pinwheel_trust::hash::Sha256;
 
 const CASES: [&str; 3] = ["extras-markers", "fork", "wheel-only"];
 
+/// The same project locked by Poetry 1.8 (lock-version 2.0, no groups),
+/// from the `[tool.poetry.dependencies]` form of its pyproject.toml.
+const POETRY1: &str = "poetry1/poetry.lock";
+
 fn locks_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pinwheel-pypa/test_data/locks")
+}
+
+fn reported_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/pinwheel-pypa/test_data/reported")
+}
+
+/// The `name==version` lines of a requirements file.
+fn pinned(text: &str) -> Vec<String> {
+    Pins::parse(text)
+        .unwrap()
+        .pins
+        .iter()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect()
 }
 
 /// (stdout, stderr, exit code) of the xtask binary run in `cwd`.
@@ -116,7 +134,7 @@ fn expect_file(path: &Path, actual: &str) {
 fn requirements_match_what_pip_installs() {
     let dir = locks_dir();
     for case in CASES {
-        for lock in ["uv.lock", "poetry.lock", "pylock.toml"] {
+        for lock in ["uv.lock", "poetry.lock", "pylock.toml", POETRY1] {
             let truth = truth(case, lock);
             let wheel_only: BTreeSet<&str> = truth
                 .iter()
@@ -330,11 +348,6 @@ fn adversarial_bad_lock_inputs() {
             "uv.lock: case-fork depends on six 1.16.0, which is missing from the lock",
         ),
         (
-            "uv.lock",
-            uv.replacen("hash = \"sha256:", "hash = \"md5:", 1),
-            "is md5, not sha256",
-        ),
-        (
             "poetry.lock",
             poetry.replacen("hash = \"sha256:", "hash = \"sha256:0", 1),
             "bad sha256",
@@ -350,7 +363,6 @@ fn adversarial_bad_lock_inputs() {
             "poetry.lock: package six 1.16.0: marker syntax error",
         ),
         ("requirements.txt", format!("six>=1.16 --hash=sha256:{a}\n"), "requirements.txt: line 1: requirement `six>=1.16` is not pinned with ==version"),
-        ("requirements.txt", format!("six==1.16 --hash=sha1:{a}\n"), "is sha1, not sha256"),
         ("requirements.txt", "six==1.16 --hash=sha256:abc\n".into(), "64 hex digits, found 3"),
         ("requirements.txt", format!("six==1.16 ; python_version >>> '3' --hash=sha256:{a}\n"), "requirements.txt: line 1: invalid requirement"),
         ("weird.lock", "hello\n".into(), "weird.lock: cannot tell the lockfile format"),
@@ -365,6 +377,169 @@ fn adversarial_bad_lock_inputs() {
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
         std::fs::remove_file(dir.join(name)).unwrap();
     }
+}
+
+#[test]
+fn adversarial_refused_lock_inputs_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let uv = std::fs::read_to_string(locks_dir().join("fork/uv.lock")).unwrap();
+    let poetry = std::fs::read_to_string(locks_dir().join("fork/poetry.lock")).unwrap();
+    let pylock = std::fs::read_to_string(locks_dir().join("fork/pylock.toml")).unwrap();
+    let a = "a".repeat(64);
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("uv.lock", uv.replacen("hash = \"sha256:", "hash = \"md5:", 1), "is md5, not sha256"),
+        ("uv.lock", uv.replacen(", hash = \"sha256:", ", nohash = \"sha256:", 1), "has no hash"),
+        (
+            "uv.lock",
+            uv.replacen(
+                "\nsource = { registry = \"https://pypi.org/simple\" }\n",
+                "\nsource = { git = \"https://example.org/iniconfig.git\" }\n",
+                1,
+            ),
+            "comes from git https://example.org/iniconfig.git, not a package index",
+        ),
+        (
+            "poetry.lock",
+            poetry.replacen("type = \"legacy\"", "type = \"git\"", 1),
+            "comes from a git source",
+        ),
+        (
+            "pylock.toml",
+            pylock.replacen("hashes = { sha256 = ", "hashes = { md5 = ", 1),
+            "has no sha256 hash (only: md5)",
+        ),
+        (
+            "pylock.toml",
+            pylock.replacen("[[packages]]\n", "[[packages]]\nname = \"local\"\ndirectory = { path = \"../local\" }\n\n[[packages]]\n", 1),
+            "package local  is a directory package, not from a package index",
+        ),
+        ("requirements.txt", format!("six==1.16 --hash=sha1:{a}\n"), "is sha1, not sha256"),
+        ("requirements.txt", "six==1.16.0\n".into(), "requirements.txt: line 1: six==1.16.0 has no --hash"),
+        (
+            "requirements.txt",
+            format!("six @ https://example.org/six-1.16.0.tar.gz --hash=sha256:{a}\n"),
+            "requirements.txt: line 1: requirement six is a URL",
+        ),
+    ];
+    for (name, text, want) in cases {
+        std::fs::write(dir.join(name), &text).unwrap();
+        let (out, err, code) = xtask(dir, &["requirements", "--lock", name]);
+        assert_eq!(code, 1, "{name} {want}: {err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.contains(want), "want {want:?}, got: {err}");
+        assert!(err.starts_with(&format!("error: {name}")), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn reported_pylock_for_several_uses() {
+    let dir = reported_dir();
+    let lock = "pylock-multi-use/pylock.toml";
+    for (args, want) in [
+        (&[][..], &["six==1.16.0"][..]),
+        (&["--extra", "feat"][..], &["idna==3.7", "six==1.16.0"][..]),
+        (
+            &["--group", "dev"][..],
+            &["iniconfig==2.0.0", "six==1.16.0"][..],
+        ),
+        (
+            &["--extra", "feat", "--group", "dev"][..],
+            &["idna==3.7", "iniconfig==2.0.0", "six==1.16.0"][..],
+        ),
+    ] {
+        let mut all = vec!["requirements", "--lock", lock];
+        all.extend(args);
+        let (out, err, code) = xtask(&dir, &all);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert_eq!(pinned(&out), want, "{args:?}");
+        assert!(
+            out.starts_with(&format!("# Generated by `cargo xtask {}`", all.join(" "))),
+            "{out}"
+        );
+        // Each is pinned to its sdist.
+        let pins = Pins::parse(&out).unwrap();
+        assert!(pins.pins.iter().all(|p| !p.wheel_only));
+    }
+    // The same lock without the extras marker: idna is never installed here.
+    let (out, err, code) = xtask(
+        &dir,
+        &[
+            "requirements",
+            "--lock",
+            "pylock-multi-use/pylock.groups.toml",
+            "--extra",
+            "feat",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(pinned(&out), ["six==1.16.0"]);
+    let (out, err, code) = xtask(&dir, &["requirements", "--lock", lock, "--group", "docs"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(
+        err.trim_end(),
+        "error: pylock-multi-use/pylock.toml: the lock has no dependency group \"docs\" (its groups: default, dev)"
+    );
+}
+
+#[test]
+fn reported_adversarial_locks_for_other_platforms() {
+    let dir = reported_dir().join("lock-for-other-platforms");
+    for (lock, covered) in [
+        (
+            "uv-darwin-only/uv.lock",
+            "`sys_platform == 'darwin'` (supported-markers)",
+        ),
+        (
+            "pylock-win32-only.toml",
+            "`sys_platform == 'win32'` (environments)",
+        ),
+    ] {
+        let (out, err, code) = xtask(&dir, &["requirements", "--lock", lock]);
+        assert_eq!(code, 1, "{lock}: {err}");
+        assert!(out.is_empty(), "{out}");
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "error: {lock}: the lock was resolved only for {covered}, and the target \
+                 (CPython 3.11.2 on linux x86_64) is none of them; re-lock for the target"
+            )
+        );
+    }
+}
+
+#[test]
+fn poetry_1_lock_needs_its_pyproject() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        locks_dir().join("fork/poetry1/poetry.lock"),
+        tmp.path().join("poetry.lock"),
+    )
+    .unwrap();
+    let (out, err, code) = xtask(tmp.path(), &["requirements", "--lock", "poetry.lock"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.starts_with("error: poetry.lock: a poetry.lock from Poetry 1.x does not record"),
+        "{err}"
+    );
+    assert!(err.contains("--pyproject FILE"), "{err}");
+    let pyproject = locks_dir().join("fork/poetry1/pyproject.toml");
+    let (out, err, code) = xtask(
+        tmp.path(),
+        &[
+            "requirements",
+            "--lock",
+            "poetry.lock",
+            "--pyproject",
+            pyproject.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(pinned(&out), ["packaging==24.1", "six==1.16.0"]);
 }
 
 /// The tests' stand-in for the index: truth/index.txt lists every file of
@@ -574,7 +749,7 @@ fn pip_reads_the_checked_in_expected_files() {
     let dir = locks_dir();
     let empty = tempfile::tempdir().unwrap();
     for case in CASES {
-        for lock in ["uv.lock", "poetry.lock", "pylock.toml"] {
+        for lock in ["uv.lock", "poetry.lock", "pylock.toml", POETRY1] {
             let file = dir.join(case).join("expected").join(format!("{lock}.txt"));
             let (log, code) = pip(&[
                 "download",

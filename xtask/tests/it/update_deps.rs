@@ -388,12 +388,6 @@ fn adversarial_bad_locks() {
             &["packaging/extras/uv.lock: requests 2.34.2 depends on idna, which is missing from the lock"],
         ),
         (
-            "packaging/extras/uv.lock",
-            "hash = \"sha256:",
-            "hash = \"sha512:",
-            &["packaging/extras/uv.lock: package attrs 26.1.0: attrs-26.1.0.tar.gz: hash", "is sha512, not sha256"],
-        ),
-        (
             "packaging/forked/poetry.lock",
             "hash = \"sha256:",
             "hash = \"sha256:abc",
@@ -411,6 +405,146 @@ fn adversarial_bad_locks() {
         repo.edit(file, from, to);
         repo.fails(&[], 2, want);
     }
+}
+
+#[test]
+fn adversarial_refused_locks_exit_1() {
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "packaging/extras/uv.lock",
+            "hash = \"sha256:",
+            "hash = \"sha512:",
+            &[
+                "packaging/extras/uv.lock: package attrs 26.1.0: attrs-26.1.0.tar.gz: hash",
+                "is sha512, not sha256",
+            ],
+        ),
+        (
+            "packaging/forked/poetry.lock",
+            "type = \"legacy\"",
+            "type = \"directory\"",
+            &[
+                "packaging/forked/poetry.lock: package iniconfig",
+                "comes from a directory source",
+            ],
+        ),
+    ];
+    for (file, from, to, want) in cases {
+        let repo = Repo::new();
+        repo.edit(file, from, to);
+        repo.fails(&[], 1, want);
+    }
+}
+
+fn reported(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/pinwheel-pypa/test_data/reported")
+        .join(rel)
+}
+
+impl Repo {
+    /// An application `app` of `lock` (copied, with `pyproject`, or an
+    /// empty project) and extra lines for its configuration.
+    fn add_lock_app(&self, app: &str, lock: &Path, pyproject: Option<&Path>, config: &str) {
+        let dir = self.root().join("packaging").join(app);
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = lock.file_name().unwrap().to_str().unwrap();
+        std::fs::copy(lock, dir.join(name)).unwrap();
+        match pyproject {
+            Some(p) => std::fs::copy(p, dir.join("pyproject.toml"))
+                .map(drop)
+                .unwrap(),
+            None => std::fs::write(
+                dir.join("pyproject.toml"),
+                format!("[project]\nname = \"{app}\"\nversion = \"1\"\n"),
+            )
+            .unwrap(),
+        }
+        let path = self.root().join("packaging/pinwheel.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| config_head());
+        text += &format!(
+            "\n[apps.{app}]\ndir = \"packaging/{app}\"\npyproject = \"packaging/{app}/pyproject.toml\"\n\
+             lock = \"packaging/{app}/{name}\"\n{config}"
+        );
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn pinned(&self, app: &str) -> Vec<String> {
+        let text = self.read(&format!("requirements/{app}/requirements.txt"));
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains("=="))
+            .map(|l| l.trim_end_matches(" \\").to_owned())
+            .collect()
+    }
+}
+
+#[test]
+fn extras_and_groups_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo { dir };
+    let lock = reported("pylock-multi-use/pylock.toml");
+    repo.add_lock_app("plain", &lock, None, "");
+    repo.add_lock_app("feat", &lock, None, "extras = [\"feat\"]\n");
+    repo.add_lock_app("dev", &lock, None, "groups = [\"dev\"]\n");
+    let run = repo.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(repo.pinned("plain"), ["six==1.16.0"]);
+    assert_eq!(repo.pinned("feat"), ["idna==3.7", "six==1.16.0"]);
+    assert_eq!(repo.pinned("dev"), ["iniconfig==2.0.0", "six==1.16.0"]);
+    // Something the lock does not offer is named, with the application.
+    repo.add_lock_app("docs", &lock, None, "groups = [\"docs\"]\n");
+    repo.fails(
+        &["--app", "docs"],
+        2,
+        &["application docs: packaging/docs/pylock.toml: the lock has no dependency group \"docs\" (its groups: default, dev)"],
+    );
+    // An unknown key is still an error.
+    repo.add_lock_app("typo", &lock, None, "extra = [\"feat\"]\n");
+    repo.fails(&["--app", "feat"], 2, &["unknown field `extra`"]);
+}
+
+#[test]
+fn adversarial_lock_for_another_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo { dir };
+    let case = reported("lock-for-other-platforms/uv-darwin-only");
+    repo.add_lock_app(
+        "darwin",
+        &case.join("uv.lock"),
+        Some(&case.join("pyproject.toml")),
+        "",
+    );
+    repo.fails(
+        &[],
+        1,
+        &["application darwin: packaging/darwin/uv.lock: the lock was resolved only for `sys_platform == 'darwin'` (supported-markers), and the target (CPython 3.11.2 on linux x86_64) is none of them"],
+    );
+}
+
+#[test]
+fn poetry_1_lock_of_an_application() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repo { dir };
+    repo.add_lock_app(
+        "old",
+        &data("fork/poetry1/poetry.lock"),
+        Some(&data("fork/poetry1/pyproject.toml")),
+        "",
+    );
+    let run = repo.run(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(repo.pinned("old"), ["packaging==24.1", "six==1.16.0"]);
+    // Its pyproject.toml is still checked against the lock's content-hash.
+    repo.edit(
+        "packaging/old/pyproject.toml",
+        "iniconfig = \">=2\"",
+        "iniconfig = \">=3\"",
+    );
+    repo.fails(
+        &["--check"],
+        1,
+        &["packaging/old/poetry.lock is out of date with packaging/old/pyproject.toml"],
+    );
 }
 
 #[test]

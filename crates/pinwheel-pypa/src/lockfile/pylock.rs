@@ -6,26 +6,41 @@
 //! `sdist` and `wheels`, each with a `hashes` table (we require `sha256`)
 //! and a `name` or a `url`/`path` whose last segment is the file name.
 //!
-//! Not supported: `vcs`, `directory` and `archive` packages (except the
-//! project itself, a `directory` at "."), and markers that use PEP 751's
-//! `extras` / `dependency_groups` variables (lock with the groups you
-//! install, e.g. `uv export --no-dev --format pylock.toml`).
+//! A lock for several uses declares `extras`, `dependency-groups` and
+//! `default-groups`; package markers then test the lock-only variables
+//! `extras` and `dependency_groups` (`'feat' in extras`), which are the
+//! selected extras and the default groups plus the selected groups
+//! (`closure.rs`; [`crate::markers::LockMarker`] reads them). A lock's
+//! `environments` are the only ones it covers: the target must match one.
+//!
+//! Refused: `vcs`, `directory` and `archive` packages (except the project
+//! itself, a `directory` at "."), files without a sha256 hash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
 
 use anyhow::{bail, Context};
+use pinwheel_trust::failure;
 use serde::Deserialize;
 
 use super::{
-    parse_marker, parse_name, parse_sha256, parse_version, url_filename, Artifact, Format, Lock,
-    Package, Recorded, Selection, MAIN,
+    parse_extra, parse_marker, parse_name, parse_sha256, parse_version, url_filename, Artifact,
+    Environments, Format, GroupName, Lock, Package, Recorded, Selection, Uses, MAIN,
 };
+use crate::markers::LockMarker;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct RawLock {
     lock_version: Option<String>,
     requires_python: Option<String>,
+    environments: Option<Vec<String>>,
+    #[serde(default)]
+    extras: Vec<String>,
+    #[serde(default)]
+    dependency_groups: Vec<String>,
+    #[serde(default)]
+    default_groups: Vec<String>,
     #[serde(default)]
     packages: Vec<RawPackage>,
 }
@@ -67,10 +82,12 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         .map_err(|err| anyhow::anyhow!("malformed TOML: {}", super::one_line(&err.to_string())))?;
     let version = raw
         .lock_version
+        .clone()
         .context("no lock-version: not a pylock.toml")?;
     if version.split('.').next() != Some("1") {
         bail!("unknown pylock.toml lock-version {version:?} (this reader knows 1.x)");
     }
+    let uses = uses(&raw)?;
     let mut packages = Vec::new();
     for p in raw.packages {
         if let Some(dir) = &p.directory {
@@ -85,7 +102,9 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
             ("archive", p.archive.is_some()),
         ];
         if let Some((kind, _)) = local.iter().find(|(_, present)| *present) {
-            bail!("{what} is a {kind} package, not from a package index; pinwheel pins only index packages");
+            return Err(failure::refused(format!(
+                "{what} is a {kind} package, not from a package index; pinwheel pins only index packages"
+            )));
         }
         let Some(version) = &p.version else {
             bail!("package {} has no version", p.name);
@@ -93,7 +112,15 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         let mut out = Package::new(parse_name(&p.name)?, parse_version(&p.name, version)?);
         out.source = p.index.clone();
         let marker = match &p.marker {
-            Some(m) => parse_marker(m).with_context(|| what.clone())?,
+            Some(m) => {
+                let lock_marker = LockMarker::parse(m).with_context(|| what.clone())?;
+                if lock_marker.uses_lock_variables() {
+                    out.lock_marker = Some(lock_marker);
+                    pep508_rs::MarkerTree::TRUE
+                } else {
+                    parse_marker(m).with_context(|| what.clone())?
+                }
+            }
             None => pep508_rs::MarkerTree::TRUE,
         };
         out.groups.insert(MAIN.to_owned(), marker);
@@ -112,13 +139,51 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         ),
         None => None,
     };
+    let environments = match &raw.environments {
+        Some(list) => Some(Environments {
+            key: "environments",
+            markers: list
+                .iter()
+                .map(|m| parse_marker(m).context("environments"))
+                .collect::<anyhow::Result<_>>()?,
+        }),
+        None => None,
+    };
     Ok(Lock {
         format: Format::Pylock,
         packages,
         selection: Selection::Markers,
         requires_python,
+        environments,
+        uses,
         recorded: Recorded::default(),
     })
+}
+
+/// The top-level `extras`, `dependency-groups` and `default-groups`.
+fn uses(raw: &RawLock) -> anyhow::Result<Uses> {
+    let groups = |key: &str, names: &[String]| -> anyhow::Result<BTreeSet<GroupName>> {
+        names
+            .iter()
+            .map(|g| GroupName::from_str(g).with_context(|| key.to_owned()))
+            .collect()
+    };
+    let uses = Uses {
+        extras: raw
+            .extras
+            .iter()
+            .map(|e| parse_extra(e).context("extras"))
+            .collect::<anyhow::Result<_>>()?,
+        groups: groups("dependency-groups", &raw.dependency_groups)?,
+        default_groups: groups("default-groups", &raw.default_groups)?,
+    };
+    if let Some(g) = uses.default_groups.difference(&uses.groups).next() {
+        bail!(
+            "default-groups names {:?}, which dependency-groups does not list",
+            g.to_string()
+        );
+    }
+    Ok(uses)
 }
 
 fn artifact(what: &str, f: &RawFile) -> anyhow::Result<Artifact> {
@@ -132,14 +197,14 @@ fn artifact(what: &str, f: &RawFile) -> anyhow::Result<Artifact> {
     }
     let Some(digest) = f.hashes.get("sha256") else {
         let algorithms: Vec<&str> = f.hashes.keys().map(String::as_str).collect();
-        bail!(
+        return Err(failure::refused(format!(
             "{what}: {filename} has no sha256 hash (only: {})",
             if algorithms.is_empty() {
                 "none".to_owned()
             } else {
                 algorithms.join(", ")
             }
-        );
+        )));
     };
     Ok(Artifact {
         sha256: parse_sha256(format_args!("{what}: {filename}"), digest)?,
@@ -190,9 +255,11 @@ mod tests {
     fn md5_only() {
         let text = "lock-version = \"1.0\"\n[[packages]]\nname = \"a\"\nversion = \"1\"\n\
                     sdist = { url = \"https://h/a-1.tar.gz\", hashes = { md5 = \"00\" } }\n";
-        let err = parse(text).unwrap_err().to_string();
+        let err = parse(text).unwrap_err();
+        assert!(pinwheel_trust::failure::is_no(&err), "{err}");
         assert!(
-            err.contains("a-1.tar.gz has no sha256 hash (only: md5)"),
+            err.to_string()
+                .contains("a-1.tar.gz has no sha256 hash (only: md5)"),
             "{err}"
         );
     }
@@ -200,7 +267,8 @@ mod tests {
     #[test]
     fn vcs_package() {
         let text = "lock-version = \"1.0\"\n[[packages]]\nname = \"a\"\nvcs = { type = \"git\", url = \"https://h/a\" }\n";
-        let err = parse(text).unwrap_err().to_string();
-        assert!(err.contains("is a vcs package"), "{err}");
+        let err = parse(text).unwrap_err();
+        assert!(pinwheel_trust::failure::is_no(&err), "{err}");
+        assert!(err.to_string().contains("is a vcs package"), "{err}");
     }
 }

@@ -9,11 +9,14 @@
 //! [`super::SdistLookup`] (the index) sorts them.
 //!
 //! The project itself (`-e .`) is skipped; `--index-url` and friends are
-//! ignored. Not supported: `-r`/`-c` includes, other editables, URLs.
+//! ignored. Not supported: `-r`/`-c` includes. Refused: requirements
+//! without `--hash`, other editables, URLs. Such a file offers no extras
+//! nor dependency groups to select: it is one use already.
 
 use anyhow::{bail, Context};
+use pinwheel_trust::failure;
 
-use super::{Format, Lock, Package, Recorded, Selection, MAIN};
+use super::{Format, Lock, Package, Recorded, Selection, Uses, MAIN};
 use crate::requirements_txt::{exact_pin, parse as parse_lines, Item};
 
 /// Reads the text of a hashed requirements file.
@@ -23,9 +26,18 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         match item {
             Item::Requirement(entry) => {
                 let line = entry.line;
+                if let Some(pep508_rs::VersionOrUrl::Url(url)) = &entry.requirement.version_or_url {
+                    return Err(failure::refused(format!(
+                        "line {line}: requirement {} is a URL ({url}), not from a package index; \
+                         pinwheel pins only index packages",
+                        entry.requirement.name
+                    )));
+                }
                 let (name, version) = exact_pin(&entry).with_context(|| format!("line {line}"))?;
                 if entry.hashes.is_empty() {
-                    bail!("line {line}: {name}=={version} has no --hash; lock with hashes (pip-compile --generate-hashes, uv export)");
+                    return Err(failure::refused(format!(
+                        "line {line}: {name}=={version} has no --hash; lock with hashes (pip-compile --generate-hashes, uv export)"
+                    )));
                 }
                 let mut package = Package::new(name, version);
                 package
@@ -37,7 +49,9 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
             Item::Editable { line, target } => {
                 let target = target.trim_start_matches("file:").trim_end_matches('/');
                 if target != "." {
-                    bail!("line {line}: editable {target:?} is not the project itself; pinwheel pins only index packages");
+                    return Err(failure::refused(format!(
+                        "line {line}: editable {target:?} is not the project itself; pinwheel pins only index packages"
+                    )));
                 }
             }
             Item::Option { line, name, .. } => {
@@ -52,6 +66,8 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         packages,
         selection: Selection::Markers,
         requires_python: None,
+        environments: None,
+        uses: Uses::default(),
         recorded: Recorded::default(),
     })
 }
@@ -130,6 +146,27 @@ mod tests {
         ] {
             let err = format!("{:#}", parse(&text).unwrap_err());
             assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn adversarial_refusals_exit_1() {
+        let a = "a".repeat(64);
+        for (text, want) in [
+            ("six==1\n".to_owned(), "line 1: six==1 has no --hash"),
+            (
+                format!("-e ../other\nsix==1 --hash=sha256:{a}\n"),
+                "line 1: editable \"../other\" is not the project itself",
+            ),
+            (
+                format!("six @ https://example.org/six-1.tar.gz --hash=sha256:{a}\n"),
+                "line 1: requirement six is a URL (https://example.org/six-1.tar.gz)",
+            ),
+            (format!("six==1 --hash=md5:{a}\n"), "is md5, not sha256"),
+        ] {
+            let err = parse(&text).unwrap_err();
+            assert!(pinwheel_trust::failure::is_no(&err), "{text:?}: {err:#}");
+            assert!(format!("{err:#}").contains(want), "{text:?}: {err:#}");
         }
     }
 }

@@ -2,9 +2,13 @@
 //! (<https://docs.astral.sh/uv/concepts/projects/layout/#the-lockfile>).
 //!
 //! The project is the package whose source is `virtual = "."` or
-//! `editable = "."`; production is its `dependencies` (not its
-//! `dev-dependencies` groups nor its optional dependencies), walked through
-//! dependency markers and extras by `closure.rs`. When the lock holds the
+//! `editable = "."`; production is its `dependencies`, plus the
+//! `optional-dependencies` of selected extras and the `dev-dependencies` of
+//! selected groups, walked through dependency markers and extras by
+//! `closure.rs`. A lock made for some environments only (`[tool.uv]
+//! environments`) lists them as `supported-markers`; without those, its
+//! `resolution-markers` are the forks it was resolved for: either way the
+//! target must match one. When the lock holds the
 //! same name twice (a forked resolution), edges name the `version` and
 //! `source` they mean. Each package has an `sdist` table and a `wheels`
 //! array, with `sha256:` hashes.
@@ -13,19 +17,23 @@
 //! `requires-dev`) is kept to tell whether pyproject.toml changed since
 //! locking ([`stale_reason`]).
 //!
-//! Not supported: workspace members other than the root as dependencies,
-//! git, path, directory and direct-URL sources.
+//! Not supported: workspace members other than the root as dependencies.
+//! Refused: git, path, directory and direct-URL sources, files without a
+//! hash.
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use pep440_rs::VersionSpecifiers;
 use pep508_rs::{MarkerTree, PackageName, Requirement};
+use pinwheel_trust::failure;
 use serde::Deserialize;
 
 use super::{
     parse_extra, parse_marker, parse_name, parse_prefixed_hash, parse_version, url_filename,
-    Artifact, Dependency, Format, Lock, Package, Recorded, Selection,
+    Artifact, Dependency, Environments, Format, GroupName, Lock, Package, Recorded, Selection,
+    Uses,
 };
 
 #[derive(Deserialize)]
@@ -33,6 +41,10 @@ use super::{
 struct RawLock {
     version: Option<u32>,
     requires_python: Option<String>,
+    #[serde(default)]
+    resolution_markers: Vec<String>,
+    #[serde(default)]
+    supported_markers: Vec<String>,
     #[serde(default)]
     package: Vec<RawPackage>,
 }
@@ -47,6 +59,8 @@ struct RawPackage {
     dependencies: Vec<RawDependency>,
     #[serde(default)]
     optional_dependencies: BTreeMap<String, Vec<RawDependency>>,
+    #[serde(default)]
+    dev_dependencies: BTreeMap<String, Vec<RawDependency>>,
     sdist: Option<RawArtifact>,
     #[serde(default)]
     wheels: Vec<RawArtifact>,
@@ -172,11 +186,25 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         bail!("no package is the project itself (source virtual or editable \".\")");
     };
     let name = parse_name(&project.name)?;
-    let roots = project
-        .dependencies
-        .iter()
-        .map(|d| dependency(&name, d))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let edges = |deps: &[RawDependency]| {
+        deps.iter()
+            .map(|d| dependency(&name, d))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let roots = edges(&project.dependencies)?;
+    let mut extras = BTreeMap::new();
+    for (extra, deps) in &project.optional_dependencies {
+        extras.insert(parse_extra(extra)?, edges(deps)?);
+    }
+    let mut groups = BTreeMap::new();
+    for (group, deps) in &project.dev_dependencies {
+        groups.insert(GroupName::from_str(group)?, edges(deps)?);
+    }
+    let uses = Uses {
+        extras: extras.keys().cloned().collect(),
+        groups: groups.keys().cloned().collect(),
+        default_groups: Default::default(),
+    };
     let metadata = project.metadata.unwrap_or_default();
     let recorded = RecordedProject {
         name: name.clone(),
@@ -204,19 +232,43 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         Some(r) => Some(VersionSpecifiers::from_str_checked(r).context("requires-python")?),
         None => None,
     };
+    let environments = environments(&raw.supported_markers, &raw.resolution_markers)?;
     Ok(Lock {
         format: Format::Uv,
         packages,
         requires_python,
+        environments,
+        uses,
         selection: Selection::Walk {
             project: name,
             roots,
+            extras,
+            groups,
         },
         recorded: Recorded {
             uv_project: Some(recorded),
             ..Recorded::default()
         },
     })
+}
+
+/// The environments the lock covers: its `supported-markers`, else its
+/// `resolution-markers` (the forks of a universal resolution, which
+/// together cover what it was resolved for); neither: every environment.
+fn environments(
+    supported: &[String],
+    resolution: &[String],
+) -> anyhow::Result<Option<Environments>> {
+    let (key, list) = match (supported, resolution) {
+        ([], []) => return Ok(None),
+        ([], list) => ("resolution-markers", list),
+        (list, _) => ("supported-markers", list),
+    };
+    let markers = list
+        .iter()
+        .map(|m| parse_marker(m).context(key))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Some(Environments { key, markers }))
 }
 
 fn package(p: RawPackage) -> anyhow::Result<Package> {
@@ -228,11 +280,13 @@ fn package(p: RawPackage) -> anyhow::Result<Package> {
     let source = p.source.clone().unwrap_or_default();
     match &source.registry {
         Some(registry) => out.source = Some(registry.clone()),
-        None => bail!(
-            "package {} {version} comes from {}, not a package index; pinwheel pins only index packages",
-            p.name,
-            if source == RawSource::default() { "nowhere".to_owned() } else { source.describe() }
-        ),
+        None => {
+            return Err(failure::refused(format!(
+                "package {} {version} comes from {}, not a package index; pinwheel pins only index packages",
+                p.name,
+                if source == RawSource::default() { "nowhere".to_owned() } else { source.describe() }
+            )))
+        }
     }
     for d in &p.dependencies {
         out.dependencies.push(dependency(&name, d)?);
@@ -284,7 +338,7 @@ fn artifact(what: &str, a: &RawArtifact) -> anyhow::Result<Artifact> {
         .clone()
         .unwrap_or_else(|| url_filename(location).to_owned());
     let Some(hash) = &a.hash else {
-        bail!("{what}: {filename} has no hash");
+        return Err(failure::refused(format!("{what}: {filename} has no hash")));
     };
     Ok(Artifact {
         sha256: parse_prefixed_hash(format_args!("{what}: {filename}"), hash)?,
@@ -441,7 +495,7 @@ pub fn project_from_pyproject(pyproject: &toml::Table) -> anyhow::Result<Recorde
 }
 
 /// A group's requirements with `{include-group = "…"}` expanded.
-fn group_requirements(
+pub(crate) fn group_requirements(
     groups: &toml::Table,
     group: &str,
     seen: &mut Vec<String>,
@@ -596,7 +650,7 @@ mod tests {
     #[test]
     fn reads_real_lock() {
         let lock = parse(CASE).unwrap();
-        let Selection::Walk { project, roots } = &lock.selection else {
+        let Selection::Walk { project, roots, .. } = &lock.selection else {
             panic!()
         };
         assert_eq!(project.as_ref(), "case-extras-markers");
@@ -662,7 +716,16 @@ mod tests {
             "source = { git = \"https://example.org/attrs.git\" }",
             1,
         );
-        let err = parse(&text).unwrap_err().to_string();
-        assert!(err.contains("git https://example.org/attrs.git"), "{err}");
+        let err = parse(&text).unwrap_err();
+        assert!(pinwheel_trust::failure::is_no(&err), "{err}");
+        assert!(
+            err.to_string()
+                .contains("git https://example.org/attrs.git"),
+            "{err}"
+        );
+        let text = CASE.replacen("hash = \"sha256:", "nohash = \"sha256:", 1);
+        let err = parse(&text).unwrap_err();
+        assert!(pinwheel_trust::failure::is_no(&err), "{err}");
+        assert!(err.to_string().contains("has no hash"), "{err}");
     }
 }

@@ -5,6 +5,9 @@ CPython 3.11.2, linux x86_64) inside the lockers' virtual environment:
 
     python truth.py CASE_DIR LOCKFILE
 
+LOCKFILE is relative to CASE_DIR; a lock in a subdirectory (poetry1/poetry.lock)
+is exported there, and pip still resolves the project of CASE_DIR/pyproject.toml.
+
 1. The locker's own export turns the lock into `name==version ; marker`
    lines (uv export / poetry export; pylock.toml and requirements files are
    read directly).
@@ -46,10 +49,11 @@ def export_lines(case, lock):
              "--no-header", "--no-annotate"],
             cwd=case, check=True, capture_output=True, text=True).stdout
         return [l for l in out.splitlines() if l and not l.startswith("#")]
-    if lock == "poetry.lock":
+    if os.path.basename(lock) == "poetry.lock":
         out = subprocess.run(
             ["poetry", "export", "--only", "main", "--without-hashes", "-f", "requirements.txt"],
-            cwd=case, check=True, capture_output=True, text=True).stdout
+            cwd=os.path.join(case, os.path.dirname(lock)), check=True, capture_output=True,
+            text=True).stdout
         return [l for l in out.splitlines() if l and not l.startswith(("#", "--"))]
     if lock.endswith(".toml"):
         with open(path, "rb") as f:
@@ -117,7 +121,7 @@ def main():
     by_markers = marker_set(lines)
     if resolved != by_markers:
         sys.exit(f"{case}/{lock}: pip resolved {resolved}, the lock's markers give {by_markers}")
-    os.makedirs(os.path.join(case, "truth"), exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.join(case, "truth", lock)), exist_ok=True)
     truth, index = [], set()
     for name, version in resolved:
         sdists, wheels = [], []
