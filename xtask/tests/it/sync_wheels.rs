@@ -468,8 +468,36 @@ fn adversarial_sync_sigint_leaves_no_partial_file_and_resumes() {
     .unchecked()
     .start()
     .unwrap();
+    // Interrupt once the big file is under way and every other file is
+    // staged: the resumed run must then fetch the big file alone.
+    let others = remote
+        .files
+        .keys()
+        .filter(|k| !k.ends_with("big-2.0-py3-none-any.whl"))
+        .count();
+    let staging = repo.root().join(".pinwheel/sync-staging");
+    // Names only: a file may be renamed between listing and reading.
+    let staged = || {
+        let mut count = 0;
+        let mut stack = vec![staging.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if !entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".pinwheel-part-")
+                {
+                    count += 1;
+                }
+            }
+        }
+        count
+    };
     let started = Instant::now();
-    while remote.server.hits(big) == 0 || parts(repo.root()).is_empty() {
+    while remote.server.hits(big) == 0 || parts(repo.root()).is_empty() || staged() < others {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the download never started"
