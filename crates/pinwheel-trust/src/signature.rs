@@ -4,9 +4,12 @@
 //! The trust set is a directory of armored public keys, narrowed to the
 //! primary fingerprints pinned in the configuration (never key IDs). A
 //! `.asc` file is read with a size cap before anything parses it, must be
-//! exactly one `PGP SIGNATURE` armor block (valid CRC-24 when present,
-//! nothing after the footer) holding only Signature packets; an inline or
-//! cleartext-signed message is refused, never "verified".
+//! one or more `PGP SIGNATURE` armor blocks with nothing but whitespace
+//! between and after them (maintainers who sign apart combine their files
+//! with `cat a.asc b.asc`, which GnuPG accepts too), each with a valid
+//! CRC-24 when present and holding only whole Signature packets; an inline
+//! or cleartext-signed message is refused, never "verified". Every
+//! signature of every block is held to the rules below.
 //!
 //! Each signature must: be version 4 or 6; be a binary-document signature
 //! (type 0x00; text mode is refused); name its issuer (fingerprint or key
@@ -231,8 +234,10 @@ pub struct ParsedSignature {
     pub sig: Signature,
 }
 
-/// Parses a `.asc` file into its distinct signature packets (a packet
-/// repeated byte for byte is kept once), in file order.
+/// Parses a `.asc` file — one armored block, or several in a row as
+/// `cat a.asc b.asc` makes them — into its distinct signature packets (a
+/// packet repeated byte for byte, in one block or in two, is kept once), in
+/// file order.
 pub fn parse_signatures(asc: &[u8]) -> Result<Vec<ParsedSignature>, SignatureError> {
     let size = asc.len() as u64;
     if size > MAX_SIGNATURE_FILE {
@@ -241,22 +246,28 @@ pub fn parse_signatures(asc: &[u8]) -> Result<Vec<ParsedSignature>, SignatureErr
             limit: MAX_SIGNATURE_FILE,
         });
     }
-    let (kind, data) = armor::decode(asc)?;
-    match kind {
-        BlockKind::Signature => {}
-        BlockKind::CleartextSigned => {
-            return Err(SignatureError::NotDetached("a cleartext-signed message"))
-        }
-        BlockKind::Message => {
-            return Err(SignatureError::NotDetached(
-                "an OpenPGP message (inline signature)",
-            ))
-        }
-        BlockKind::PublicKey | BlockKind::PrivateKey => {
-            return Err(SignatureError::NotDetached("a key block"))
+    let blocks = armor::decode_all(asc)?;
+    for (kind, _) in &blocks {
+        match kind {
+            BlockKind::Signature => {}
+            BlockKind::CleartextSigned => {
+                return Err(SignatureError::NotDetached("a cleartext-signed message"))
+            }
+            BlockKind::Message => {
+                return Err(SignatureError::NotDetached(
+                    "an OpenPGP message (inline signature)",
+                ))
+            }
+            BlockKind::PublicKey | BlockKind::PrivateKey => {
+                return Err(SignatureError::NotDetached("a key block"))
+            }
         }
     }
-    let raw = packets::split(&data)?;
+    // Each block is framed on its own: a packet cannot span two blocks.
+    let mut raw = Vec::new();
+    for (_, data) in &blocks {
+        raw.extend(packets::split(data)?);
+    }
     if raw.iter().any(|p| matches!(p.tag, 4 | 8 | 11)) {
         return Err(SignatureError::NotDetached(
             "an OpenPGP message (inline signature)",

@@ -845,3 +845,77 @@ fn adversarial_secret_key_in_keys_directory() {
 }
 
 use pgp::types::KeyDetails as _;
+
+// ---- signatures made apart, combined with `cat a.asc b.asc` -------------
+
+/// One armored block per signature, concatenated as `cat` does.
+fn cat(blocks: &[Vec<u8>]) -> Vec<u8> {
+    blocks
+        .iter()
+        .flat_map(|p| asc(std::slice::from_ref(p)))
+        .collect()
+}
+
+#[test]
+fn concatenated_armor_blocks_meet_threshold_two() {
+    let (alice, bob) = (alice(), bob());
+    let a = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let b = bob.sign(DATA, &SigOpts::at(T0 + DAY).subkey());
+    let set = trust(&[&alice, &bob], &[&alice, &bob]);
+    let verified = verify_threshold(DATA, &cat(&[a.clone(), b]), &set, 2, now()).unwrap();
+    assert_eq!(verified.signers().len(), 2);
+    // The same block twice is one signature.
+    let twice = verify_detached(DATA, &cat(&[a.clone(), a]), &set, now()).unwrap();
+    assert_eq!(twice.signatures.len(), 1);
+}
+
+#[test]
+fn adversarial_bad_signature_in_a_second_block_fails_all() {
+    let (alice, bob) = (alice(), bob());
+    let a = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let other = bob.sign(b"another list", &SigOpts::at(T0 + DAY).subkey());
+    let set = trust(&[&alice, &bob], &[&alice, &bob]);
+    // Alice's good signature alone would meet threshold 1; Bob's bad one fails the file.
+    let (index, reason) = bad_reason(verify_threshold(DATA, &cat(&[a, other]), &set, 1, now()));
+    assert_eq!(index, 2);
+    assert!(matches!(reason, Reason::Cryptographic { .. }), "{reason}");
+}
+
+#[test]
+fn adversarial_text_or_other_blocks_between_signature_blocks() {
+    let (alice, bob) = (alice(), bob());
+    let a = String::from_utf8(asc(&[alice.sign(DATA, &SigOpts::at(T0 + DAY))])).unwrap();
+    let b = String::from_utf8(asc(&[bob.sign(DATA, &SigOpts::at(T0 + DAY).subkey())])).unwrap();
+    let set = trust(&[&alice, &bob], &[&alice, &bob]);
+    let garbage = format!("{a}not armor\n{b}");
+    assert!(matches!(
+        verify_detached(DATA, garbage.as_bytes(), &set, now()),
+        Err(SignatureError::Armor(ArmorError::TrailingGarbage(_)))
+    ));
+    let message = pinwheel_trust::signature::enarmor(
+        pinwheel_trust::signature::BlockKind::Message,
+        &[0xCB, 1, 0],
+    );
+    let with_message = format!("{a}{message}");
+    assert_eq!(
+        verify_detached(DATA, with_message.as_bytes(), &set, now()).unwrap_err(),
+        SignatureError::NotDetached("an OpenPGP message (inline signature)")
+    );
+    let with_key = format!("{a}{}", alice.public_armored());
+    assert_eq!(
+        verify_detached(DATA, with_key.as_bytes(), &set, now()).unwrap_err(),
+        SignatureError::NotDetached("a key block")
+    );
+    // A packet cut across two blocks: each block must frame on its own.
+    let packet = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let (head, tail) = packet.split_at(packet.len() / 2);
+    let split = format!(
+        "{}{}",
+        pinwheel_trust::signature::enarmor(pinwheel_trust::signature::BlockKind::Signature, head),
+        pinwheel_trust::signature::enarmor(pinwheel_trust::signature::BlockKind::Signature, tail)
+    );
+    assert!(matches!(
+        verify_detached(DATA, split.as_bytes(), &set, now()),
+        Err(SignatureError::Packets(_))
+    ));
+}

@@ -741,7 +741,7 @@ fn adversarial_mangled_armor() {
             format!("{good}trailing garbage\n"),
             "data after the armor footer",
         ),
-        (format!("{good}{good}"), "data after the armor footer"),
+        (format!("{good}x\n{good}"), "data after the armor footer"),
         (
             good.replace(
                 "-----BEGIN PGP SIGNATURE-----",
@@ -1010,4 +1010,144 @@ fn security_md_cites_existing_tests() {
             "SECURITY.md cites `{name}`, which is not a test"
         );
     }
+}
+
+// ---- signatures made apart, combined with `cat` ---------------------------
+
+/// Two maintainers who sign with GnuPG on their own machines, and the
+/// concatenation of their two `.asc` files (`cat a.asc b.asc`).
+fn signed_apart() -> (Repo, Gpg, GpgKey, GpgKey, Vec<u8>, Vec<u8>) {
+    let gpg = Gpg::new();
+    let alice = gpg.gen(
+        "Alice <alice@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    let bob = gpg.gen("Bob <bob@example.org>", "rsa3072", "sign", "never", None);
+    let repo = Repo::new(&[&alice.fpr, &bob.fpr], 2);
+    gpg.export_to(&alice, &repo.keys(), "alice");
+    gpg.export_to(&bob, &repo.keys(), "bob");
+    repo.write_valid_list(1);
+    let a = gpg.run(&[
+        "--detach-sign",
+        "--armor",
+        "--local-user",
+        &alice.fpr,
+        "--output",
+        "-",
+        repo.list().to_str().unwrap(),
+    ]);
+    let b = gpg.run(&[
+        "--detach-sign",
+        "--armor",
+        "--local-user",
+        &bob.fpr,
+        "--output",
+        "-",
+        repo.list().to_str().unwrap(),
+    ]);
+    (repo, gpg, alice, bob, a, b)
+}
+
+#[test]
+fn signatures_made_apart_and_concatenated_meet_threshold_two() {
+    let (repo, gpg, alice, bob, a, b) = signed_apart();
+    std::fs::write(repo.asc(), [a, b].concat()).unwrap();
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    for key in [&alice, &bob] {
+        assert!(
+            run.stdout
+                .contains(&format!("good signature from {}", key.fpr)),
+            "{run:#?}"
+        );
+    }
+    assert!(
+        run.stdout.contains("signed by 2 of the required 2"),
+        "{run:#?}"
+    );
+    // The peers read the same file the same way: gpg and gpgv report both.
+    let (ok, stderr) = gpg.status(&[
+        "--verify",
+        repo.asc().to_str().unwrap(),
+        repo.list().to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.matches("Good signature").count(), 2, "{stderr}");
+    let keyring = repo.root().join("keyring.gpg");
+    std::fs::write(&keyring, gpg.run(&["--export", &alice.fpr, &bob.fpr])).unwrap();
+    let out = duct::cmd!("gpgv", "--keyring", &keyring, repo.asc(), repo.list())
+        .env("GNUPGHOME", gpg.home.path())
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("Good signature").count(), 2, "{stderr}");
+
+    // A third maintainer co-signs with `sign`: the three end up in one block.
+    let carol = gpg.gen(
+        "Carol <carol@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    repo.set_trust(&[&alice.fpr, &bob.fpr, &carol.fpr], 3);
+    gpg.export_to(&carol, &repo.keys(), "carol");
+    let secret = repo.root().join("carol.secret.asc");
+    std::fs::write(&secret, gpg.export_secret(&carol)).unwrap();
+    let run = repo.xtask(&["sign", "--key", secret.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stdout.contains("3 distinct signer(s), threshold 3"),
+        "{run:#?}"
+    );
+    let asc = std::fs::read_to_string(repo.asc()).unwrap();
+    assert_eq!(
+        asc.matches("-----BEGIN PGP SIGNATURE-----").count(),
+        1,
+        "{asc}"
+    );
+    repo.xtask(&["verify"]).ok();
+}
+
+#[test]
+fn adversarial_one_of_two_concatenated_signatures_tampered() {
+    let (repo, gpg, _alice, bob, a, _) = signed_apart();
+    // Bob's file signs other bytes: any bad signature fails the file, even
+    // where Alice's good one would be enough.
+    let other = repo.root().join("other.txt");
+    std::fs::write(&other, "another list\n").unwrap();
+    let b_other = gpg.detach_sign(&bob, &other, &[]);
+    std::fs::write(repo.asc(), [a.clone(), b_other].concat()).unwrap();
+    let needle = format!("signature 2: does not verify with key {}", bob.fpr);
+    refused(&repo, &[], &needle);
+    repo.set_trust(&[&_alice.fpr, &bob.fpr], 1);
+    refused(&repo, &[], &needle);
+    let (ok, stderr) = gpg.status(&[
+        "--verify",
+        repo.asc().to_str().unwrap(),
+        repo.list().to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("BAD signature"), "{stderr}");
+    // Text between the two blocks.
+    let b = gpg.detach_sign(&bob, &repo.list(), &[]);
+    let mut with_text = a.clone();
+    with_text.extend_from_slice(b"signed-off-by: bob\n");
+    with_text.extend_from_slice(&b);
+    std::fs::write(repo.asc(), with_text).unwrap();
+    refused(&repo, &[], "data after the armor footer");
+    // A character changed in the second block's body: its CRC-24 catches it.
+    let b_text = String::from_utf8(b).unwrap();
+    let body = b_text.lines().nth(2).unwrap();
+    let mut changed = body.as_bytes().to_vec();
+    changed[3] = if changed[3] == b'A' { b'B' } else { b'A' };
+    let b_changed = b_text.replace(body, std::str::from_utf8(&changed).unwrap());
+    std::fs::write(repo.asc(), [a, b_changed.into_bytes()].concat()).unwrap();
+    refused(&repo, &[], "armor checksum mismatch");
 }
