@@ -1151,3 +1151,40 @@ fn adversarial_one_of_two_concatenated_signatures_tampered() {
     std::fs::write(repo.asc(), [a, b_changed.into_bytes()].concat()).unwrap();
     refused(&repo, &[], "armor checksum mismatch");
 }
+
+// ---- sign: an index with another trust root -------------------------------
+
+#[test]
+fn sign_and_verify_an_index_with_its_own_keys_directory() {
+    let gpg = Gpg::new();
+    let alice = gpg.gen(
+        "Alice <alice@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    let repo = Repo::new(&[&alice.fpr], 1);
+    // The configured keys directory stays empty: this index's trust root
+    // is its own directory.
+    let keys = repo.root().join("mirror-keys");
+    std::fs::create_dir(&keys).unwrap();
+    gpg.export_to(&alice, &keys, "alice");
+    let index = repo.root().join("mirror-index");
+    std::fs::rename(repo.index(), &index).unwrap();
+    let secret = repo.root().join("alice.secret.asc");
+    std::fs::write(&secret, gpg.export_secret(&alice)).unwrap();
+    let (index, keys, secret) = (
+        index.to_str().unwrap(),
+        keys.to_str().unwrap(),
+        secret.to_str().unwrap(),
+    );
+    let run = repo.xtask(&["sign", "--index", index, "--key", secret]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("no public keys"), "{run:#?}");
+    let run = repo.xtask(&["sign", "--index", index, "--keys", keys, "--key", secret]);
+    run.ok();
+    assert!(run.stdout.contains("signed version 1"), "{run:#?}");
+    repo.xtask(&["verify", "--index", index, "--keys", keys])
+        .ok();
+}
