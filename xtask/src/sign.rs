@@ -26,9 +26,9 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::fresh;
-use crate::verify::{self, rollback, Policy};
+use crate::verify::{self, rollback, Policy, VerifyError};
 use pinwheel_trust::sha256sums::{self, ListMeta, SignedList, LIST_FILE, SIGNATURE_FILE};
-use pinwheel_trust::signature::{self, TrustSet};
+use pinwheel_trust::signature::{self, Reason, SignatureError, TrustSet};
 
 pub use signer::{sign_with_gpg, KeyFile, PASSPHRASE_ENV};
 
@@ -224,6 +224,13 @@ fn existing(
                 .collect();
             Ok(Existing::Valid(packets))
         }
+        Err(VerifyError::Signature(SignatureError::Bad {
+            reason: Reason::OtherData { .. },
+            ..
+        })) => Ok(Existing::Stale(format!(
+            "{} was made over other contents: the list changed after it was signed",
+            asc_path.display()
+        ))),
         Err(e) => Ok(Existing::Stale(format!(
             "{} does not cover the current list ({e})",
             asc_path.display()

@@ -124,7 +124,7 @@ fn adversarial_two_good_and_one_bad() {
     let set = trust(&[&alice, &bob], &[&alice, &bob]);
     let (index, reason) = bad_reason(verify_threshold(DATA, &asc(&[a, b, other]), &set, 1, now()));
     assert_eq!(index, 3);
-    assert!(matches!(reason, Reason::Cryptographic { .. }), "{reason}");
+    assert!(matches!(reason, Reason::OtherData { .. }), "{reason}");
 }
 
 #[test]
@@ -135,6 +135,35 @@ fn adversarial_one_byte_flipped_in_the_data() {
     data[5] ^= 1;
     let (_, reason) = bad_reason(verify_detached(
         &data,
+        &asc(&[sig]),
+        &trust(&[&alice], &[&alice]),
+        now(),
+    ));
+    assert_eq!(
+        reason,
+        Reason::OtherData {
+            key: alice.fingerprint()
+        }
+    );
+    // Said in words, not as rPGP's assertion on the digest's first octets.
+    let message = reason.to_string();
+    assert!(
+        message.contains("the file changed after it was signed") && !message.contains("assertion"),
+        "{message}"
+    );
+}
+
+#[test]
+fn adversarial_signature_value_altered() {
+    // The digest matches the data (its first octets are intact) but the
+    // signature value does not verify: a cryptographic failure, not
+    // "other data".
+    let alice = alice();
+    let mut sig = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let last = sig.len() - 1;
+    sig[last] ^= 1;
+    let (_, reason) = bad_reason(verify_detached(
+        DATA,
         &asc(&[sig]),
         &trust(&[&alice], &[&alice]),
         now(),
@@ -878,7 +907,7 @@ fn adversarial_bad_signature_in_a_second_block_fails_all() {
     // Alice's good signature alone would meet threshold 1; Bob's bad one fails the file.
     let (index, reason) = bad_reason(verify_threshold(DATA, &cat(&[a, other]), &set, 1, now()));
     assert_eq!(index, 2);
-    assert!(matches!(reason, Reason::Cryptographic { .. }), "{reason}");
+    assert!(matches!(reason, Reason::OtherData { .. }), "{reason}");
 }
 
 #[test]

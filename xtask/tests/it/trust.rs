@@ -370,7 +370,15 @@ fn adversarial_one_byte_flipped_in_the_list() {
     let at = list.len() - 5;
     list[at] ^= 0x01;
     std::fs::write(repo.list(), list).unwrap();
-    refused(&repo, &[], "does not verify with key");
+    let before = repo.snapshot();
+    let run = repo.xtask(&["verify"]);
+    run.refused("does not verify with key");
+    assert!(
+        run.stderr.contains("the file changed after it was signed")
+            && !run.stderr.contains("assertion"),
+        "{run:#?}"
+    );
+    assert_eq!(before, repo.snapshot());
 }
 
 #[test]
@@ -1125,7 +1133,10 @@ fn adversarial_one_of_two_concatenated_signatures_tampered() {
     std::fs::write(&other, "another list\n").unwrap();
     let b_other = gpg.detach_sign(&bob, &other, &[]);
     std::fs::write(repo.asc(), [a.clone(), b_other].concat()).unwrap();
-    let needle = format!("signature 2: does not verify with key {}", bob.fpr);
+    let needle = format!(
+        "signature 2: does not verify with key {}: it was made over other bytes",
+        bob.fpr
+    );
     refused(&repo, &[], &needle);
     repo.set_trust(&[&_alice.fpr, &bob.fpr], 1);
     refused(&repo, &[], &needle);
@@ -1152,7 +1163,7 @@ fn adversarial_one_of_two_concatenated_signatures_tampered() {
     refused(&repo, &[], "armor checksum mismatch");
 }
 
-// ---- sign: an index with another trust root -------------------------------
+// ---- sign: another trust root; a list changed after signing --------------
 
 #[test]
 fn sign_and_verify_an_index_with_its_own_keys_directory() {
@@ -1187,4 +1198,46 @@ fn sign_and_verify_an_index_with_its_own_keys_directory() {
     assert!(run.stdout.contains("signed version 1"), "{run:#?}");
     repo.xtask(&["verify", "--index", index, "--keys", keys])
         .ok();
+}
+
+#[test]
+fn sign_says_in_words_that_the_list_changed_after_signing() {
+    let gpg = Gpg::new();
+    let alice = gpg.gen(
+        "Alice <alice@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    let repo = Repo::new(&[&alice.fpr], 1);
+    gpg.export_to(&alice, &repo.keys(), "alice");
+    let secret = repo.root().join("alice.secret.asc");
+    std::fs::write(&secret, gpg.export_secret(&alice)).unwrap();
+    repo.xtask(&["sign", "--key", secret.to_str().unwrap()])
+        .ok();
+    // A file changes and its line in the list with it (the header stays,
+    // as `refresh-index` leaves it).
+    let (path, old) = repo::FILES[2];
+    let new = b"<html>certifi, changed</html>";
+    repo.write_index_file(path, new);
+    let list = std::fs::read_to_string(repo.list()).unwrap();
+    let changed = list.replace(
+        &format!("{}  {path}", pinwheel_trust::hash::Sha256::of(old)),
+        &format!("{}  {path}", pinwheel_trust::hash::Sha256::of(new)),
+    );
+    assert_ne!(list, changed);
+    std::fs::write(repo.list(), changed).unwrap();
+
+    let run = repo.xtask(&["sign", "--key", secret.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stderr.contains(
+            "sha256sums.txt.asc was made over other contents: the list changed after it was signed"
+        ),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("assertion"), "{run:#?}");
+    assert!(run.stdout.contains("signed version 2"), "{run:#?}");
+    repo.xtask(&["verify"]).ok();
 }
