@@ -17,15 +17,20 @@
 //!    parallel.
 //!
 //! On success the state file is raised to this list's version, and a
-//! warning names any demonstration key that signed. Never reads a GnuPG
-//! keyring. [`verify_index`] is what `update-deps`, `build-deb` and
-//! `sync-wheels` call; [`verify_list_bytes`] checks a list and its
-//! signatures without touching the index.
+//! warning names any demonstration key that signed. Warnings and notes are
+//! printed once per process, however often the index is verified in it
+//! (`build-deb` verifies it, then runs `update-deps --check`, which
+//! verifies it again). Never reads a GnuPG keyring. [`verify_index`] is
+//! what `update-deps`, `build-deb` and `check-reproducible` call;
+//! [`verify_list_bytes`] checks a list and its signatures without touching
+//! the index (`sync-wheels`, `sign`).
 
 pub mod rollback;
 pub mod tree;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
 use time::OffsetDateTime;
@@ -130,7 +135,9 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
         options.threshold,
     )?;
     if let Some(why) = &policy.history.head_skipped {
-        eprintln!("note: rollback check against git HEAD skipped: {why}");
+        eprint_once(format!(
+            "note: rollback check against git HEAD skipped: {why}"
+        ));
     }
     let list = read_list(&list_path)?;
     if !asc_path.exists() {
@@ -170,12 +177,25 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
     }
     rollback::record(&config.root, verified.trusted())?;
     for fp in verified.signatures.demo_signers() {
-        eprintln!(
+        eprint_once(format!(
             "warning: {fp} is a DEMONSTRATION key whose secret is public; anyone can sign with it. \
              Replace it with your team's keys before real use (packaging/keys/README.md)"
-        );
+        ));
     }
     Ok(verified)
+}
+
+/// Prints `line` on stderr unless this process printed it already: one
+/// command may verify the index several times (`build-deb`, then the
+/// `update-deps --check` it runs; `check-reproducible` before each build),
+/// and its reader needs each warning once.
+fn eprint_once(line: String) {
+    static PRINTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut printed = PRINTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !printed.contains(&line) {
+        eprintln!("{line}");
+        printed.insert(line);
+    }
 }
 
 /// Reads the list (size-capped; a symlink is refused).

@@ -1241,3 +1241,45 @@ fn sign_says_in_words_that_the_list_changed_after_signing() {
     assert!(run.stdout.contains("signed version 2"), "{run:#?}");
     repo.xtask(&["verify"]).ok();
 }
+
+// ---- the demonstration key's warning, once --------------------------------
+
+#[test]
+fn demo_key_warning_is_printed_once_by_build_deb() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = Repo {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    xtask::check_reproducible::copy_tree(&root, repo.root()).unwrap();
+    // Signed afresh with the demonstration key, so that the copy does not
+    // depend on the checked-in list's expiry.
+    std::fs::remove_file(repo.asc()).unwrap();
+    let secret = root.join("packaging/keys/DEMO-ONLY-secret/demo-maintainer.secret.asc");
+    let run = repo.xtask(&["sign", "--key", secret.to_str().unwrap()]);
+    run.ok();
+    assert_eq!(
+        run.stderr.matches("DEMONSTRATION key").count(),
+        1,
+        "{run:#?}"
+    );
+    // The build stops right after its verifications: no changelog to read
+    // (or missing build dependencies, which come first).
+    std::fs::write(repo.root().join("debian/changelog"), "not a changelog\n").unwrap();
+    let out = repo.root().join("out");
+    let run = repo.xtask(&["build-deb", "--out", out.to_str().unwrap()]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert!(
+        !run.stderr.contains("running dpkg-buildpackage"),
+        "{run:#?}"
+    );
+    // It verified twice: itself, then through `update-deps --check`.
+    assert!(
+        run.stdout.contains("build-requirements.txt: up to date"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        run.stderr.matches("DEMONSTRATION key").count(),
+        1,
+        "{run:#?}"
+    );
+}
