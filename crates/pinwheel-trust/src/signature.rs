@@ -45,8 +45,8 @@ use time::OffsetDateTime;
 pub use armor::{decode as dearmor, encode as enarmor, ArmorError, BlockKind};
 pub use files::{load_keys_dir, read_capped, read_signature_file};
 pub use keys::{
-    fingerprint_hex, fit_to_sign, parse_fingerprint, parse_key_file, Cert, Component, Fitness,
-    KeyFileError, KeyProblem, CLOCK_SKEW_SECS, DEMO_MARK,
+    expiry_at, fingerprint_hex, fit_to_sign, parse_fingerprint, parse_key_file, signing_expiry,
+    Cert, Component, Fitness, KeyFileError, KeyProblem, CLOCK_SKEW_SECS, DEMO_MARK,
 };
 pub use packets::PacketError;
 
@@ -416,12 +416,14 @@ fn check_one(
         problem,
     })?;
     let mut notes = Vec::new();
-    if let Some(at) = fitness.expires.filter(|&at| at <= now) {
-        notes.push(format!(
-            "key {key_fp} expired at {}, after it made this signature ({})",
-            format_time(at),
-            format_time(created)
-        ));
+    if let Some(note) = expiry_note(
+        &key_fp,
+        fitness.expires,
+        keys::expiry_at(cert, component, now),
+        created,
+        now,
+    ) {
+        notes.push(note);
     }
     if let Some((at, reason)) = fitness.revoked_later.filter(|(at, _)| *at <= now) {
         notes.push(format!(
@@ -437,6 +439,41 @@ fn check_one(
         demo: cert.demo,
         notes,
     })
+}
+
+/// What to say about the expiry of a key that was fit when it signed at
+/// `created`: `then` is the expiry in force at signing time, `today` the
+/// one in force `now` (its newest self-signature). Nothing while neither
+/// has passed; otherwise both, named.
+fn expiry_note(
+    key: &str,
+    then: Option<u64>,
+    today: Result<Option<u64>, KeyProblem>,
+    created: u64,
+    now: u64,
+) -> Option<String> {
+    let passed = |at: &Option<u64>| at.is_some_and(|at| at <= now);
+    let show = |at: Option<u64>| at.map_or_else(|| "none".to_owned(), format_time);
+    match today {
+        Ok(today) if passed(&today) => Some(format!(
+            "key {key} expired at {} (its expiry now, by its newest self-signature; at signing time: {}); it made this signature at {}",
+            show(today),
+            show(then),
+            format_time(created)
+        )),
+        _ if !passed(&then) => None,
+        Ok(today) => Some(format!(
+            "key {key} expired at {} (its expiry at signing time), after it made this signature at {}; its expiry now: {} (a later self-signature changed it)",
+            show(then),
+            format_time(created),
+            show(today)
+        )),
+        Err(problem) => Some(format!(
+            "key {key} expired at {} (its expiry at signing time), after it made this signature at {}; its expiry now is unknown ({problem})",
+            show(then),
+            format_time(created)
+        )),
+    }
 }
 
 fn verify_with(sig: &Signature, key: &impl VerifyingKey, data: &[u8]) -> Result<(), String> {

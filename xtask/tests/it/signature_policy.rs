@@ -948,3 +948,180 @@ fn adversarial_text_or_other_blocks_between_signature_blocks() {
         Err(SignatureError::Packets(_))
     ));
 }
+
+// ---- key expiry: at signing time and now -------------------------------
+
+/// Gives `key` a new User ID self-certification made at `at` with the
+/// given expiry (seconds after the key's creation; `None`: none), as
+/// `gpg --quick-set-expire` does.
+fn rebind(key: &mut keys::TestKey, at: u32, expires_after: Option<u32>) {
+    use pgp::packet::{KeyFlags, SignatureConfig};
+    use pgp::types::{Duration, Password, Tag, Timestamp};
+    let primary = &key.secret.primary_key;
+    let mut flags = KeyFlags::default();
+    flags.set_certify(true);
+    flags.set_sign(true);
+    let mut hashed = vec![
+        Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::from_secs(
+            at,
+        )))
+        .unwrap(),
+        Subpacket::regular(SubpacketData::KeyFlags(flags)).unwrap(),
+        Subpacket::regular(SubpacketData::IssuerFingerprint(primary.fingerprint())).unwrap(),
+    ];
+    if let Some(e) = expires_after {
+        hashed.push(
+            Subpacket::regular(SubpacketData::KeyExpirationTime(Duration::from_secs(e))).unwrap(),
+        );
+    }
+    let mut config = SignatureConfig::v4(
+        SignatureType::CertPositive,
+        primary.algorithm(),
+        HashAlgorithm::Sha256,
+    );
+    config.hashed_subpackets = hashed;
+    let user = &mut key.public.details.users[0];
+    let sig = config
+        .sign_certification(
+            primary,
+            primary.public_key(),
+            &Password::empty(),
+            Tag::UserId,
+            &user.id,
+        )
+        .unwrap();
+    user.signatures.push(sig);
+}
+
+fn expiring(
+    set: &TrustSet,
+    at_secs: u32,
+    within_days: u32,
+) -> Vec<pinwheel_trust::verify::KeyExpiry> {
+    pinwheel_trust::verify::expiring_keys(set, at(at_secs), within_days)
+}
+
+#[test]
+fn key_expiring_within_the_window_then_expired() {
+    let mut spec = Spec::ed25519(20, "Gina");
+    spec.expires_after = Some(20 * DAY);
+    let gina = make(&spec);
+    let set = trust(&[&gina], &[&gina]);
+    let sig = gina.sign(DATA, &SigOpts::at(T0 + DAY));
+
+    // Ten days left: inside a 30-day window, outside a 5-day one.
+    let soon = expiring(&set, T0 + 10 * DAY, 30);
+    assert_eq!(soon.len(), 1, "{soon:?}");
+    assert_eq!(soon[0].primary, gina.fingerprint());
+    assert_eq!(soon[0].expires, u64::from(T0 + 20 * DAY));
+    assert_eq!(soon[0].days_left, Some(10));
+    assert!(soon[0].to_string().contains("in 10 day(s)"), "{}", soon[0]);
+    assert!(expiring(&set, T0 + 10 * DAY, 5).is_empty());
+    let verified = verify_detached(DATA, &asc(std::slice::from_ref(&sig)), &set, now()).unwrap();
+    assert!(verified.signatures[0].notes.is_empty());
+
+    // Expired: listed whatever the window; the signature, made while the
+    // key was valid, stays good with a note naming both expiries.
+    let expired = expiring(&set, T0 + 25 * DAY, 0);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].days_left, None);
+    assert!(
+        expired[0]
+            .to_string()
+            .contains("expired at 2023-12-04T22:13:20Z"),
+        "{}",
+        expired[0]
+    );
+    let verified = verify_detached(DATA, &asc(&[sig]), &set, at(T0 + 25 * DAY)).unwrap();
+    let notes = &verified.signatures[0].notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("expired at 2023-12-04T22:13:20Z (its expiry now")
+            && notes[0].contains("at signing time: 2023-12-04T22:13:20Z"),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn key_expired_since_by_a_newer_self_signature() {
+    // Signed while the key had no expiry; four days later its owner set
+    // one that has passed by now (as `gpg --quick-set-expire KEY 6d` does).
+    let mut hana = make(&Spec::ed25519(21, "Hana"));
+    let sig = hana.sign(DATA, &SigOpts::at(T0 + DAY));
+    let before = trust(&[&hana], &[&hana]);
+    assert!(expiring(&before, T0 + 10 * DAY, 30).is_empty());
+    rebind(&mut hana, T0 + 5 * DAY, Some(6 * DAY));
+    let set = trust(&[&hana], &[&hana]);
+
+    // Still good (the key was fit when it signed), but now expired, and said so.
+    let verified = verify_detached(DATA, &asc(std::slice::from_ref(&sig)), &set, now()).unwrap();
+    let notes = &verified.signatures[0].notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("expired at 2023-11-20T22:13:20Z (its expiry now, by its newest self-signature; at signing time: none)"),
+        "{notes:?}"
+    );
+    let expired = expiring(&set, T0 + 10 * DAY, 30);
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0].expires, u64::from(T0 + 6 * DAY));
+    assert_eq!(expired[0].days_left, None);
+    // Before the new self-signature was made, the old binding still rules.
+    assert!(expiring(&set, T0 + 4 * DAY, 0).is_empty());
+    // A signature made after that expiry is refused, by the newer binding.
+    let late = hana.sign(DATA, &SigOpts::at(T0 + 7 * DAY));
+    let (_, reason) = bad_reason(verify_detached(DATA, &asc(&[late]), &set, now()));
+    assert_eq!(
+        reason,
+        Reason::Key {
+            key: hana.fingerprint(),
+            problem: KeyProblem::Expired(u64::from(T0 + 6 * DAY))
+        }
+    );
+}
+
+#[test]
+fn key_expiry_extended_since() {
+    // Expired two days after creation, after it signed; extended later.
+    let mut spec = Spec::ed25519(22, "Ines");
+    spec.expires_after = Some(2 * DAY);
+    let mut ines = make(&spec);
+    let sig = ines.sign(DATA, &SigOpts::at(T0 + DAY));
+    rebind(&mut ines, T0 + 3 * DAY, Some(400 * DAY));
+    let set = trust(&[&ines], &[&ines]);
+    let verified = verify_detached(DATA, &asc(&[sig]), &set, now()).unwrap();
+    let notes = &verified.signatures[0].notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("expired at 2023-11-16T22:13:20Z (its expiry at signing time)")
+            && notes[0].contains("its expiry now: 2024-12-18T22:13:20Z"),
+        "{notes:?}"
+    );
+    assert!(expiring(&set, T0 + 10 * DAY, 30).is_empty());
+}
+
+#[test]
+fn key_expiry_counts_the_signing_subkeys() {
+    // A certification-only primary that never expires, whose signing
+    // subkey expires: the key can sign only until the subkey expires.
+    let mut spec = Spec::ed25519(23, "Jo").with_signing_subkey();
+    spec.subkey.as_mut().unwrap().expires_after = Some(20 * DAY);
+    let jo = make(&spec);
+    let set = trust(&[&jo], &[&jo]);
+    let soon = expiring(&set, T0 + 10 * DAY, 30);
+    assert_eq!(soon.len(), 1, "{soon:?}");
+    assert_eq!(soon[0].expires, u64::from(T0 + 20 * DAY));
+    // When the primary can sign too, the key can still sign after that.
+    spec.primary_can_sign = true;
+    let jo = make(&spec);
+    assert!(expiring(&trust(&[&jo], &[&jo]), T0 + 10 * DAY, 30).is_empty());
+    // A primary expiring first caps its subkey.
+    let mut spec = Spec::ed25519(24, "Kim").with_signing_subkey();
+    spec.expires_after = Some(12 * DAY);
+    let kim = make(&spec);
+    let soon = expiring(&trust(&[&kim], &[&kim]), T0 + 10 * DAY, 30);
+    assert_eq!(soon[0].expires, u64::from(T0 + 12 * DAY));
+    // A key that never expires is never listed, nor an unpinned one.
+    let (alice, bob) = (alice(), bob());
+    assert!(expiring(&trust(&[&alice, &kim], &[&alice]), T0 + 10 * DAY, 30).is_empty());
+    assert!(expiring(&trust(&[&bob], &[&bob]), T0 + 10 * DAY, 36_500).is_empty());
+}

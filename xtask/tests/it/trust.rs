@@ -1242,6 +1242,199 @@ fn sign_says_in_words_that_the_list_changed_after_signing() {
     repo.xtask(&["verify"]).ok();
 }
 
+// ---- pinned keys that expire ---------------------------------------------
+
+/// Sets `[trust] key = value` in the repository's configuration.
+fn set_trust_option(repo: &Repo, key: &str, value: impl Into<toml_edit::Value>) {
+    let path = repo.root().join("packaging/pinwheel.toml");
+    let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    doc["trust"][key] = toml_edit::value(value);
+    std::fs::write(path, doc.to_string()).unwrap();
+}
+
+#[test]
+fn verify_names_pinned_keys_that_expire_and_fails_when_configured() {
+    use keys::{asc, make, SigOpts, Spec, DAY};
+    let now = OffsetDateTime::now_utc().unix_timestamp() as u32;
+    // Lena's key was made ten days ago for fifteen days: five days left.
+    let lena = make(&Spec {
+        created: now - 10 * DAY,
+        expires_after: Some(15 * DAY),
+        ..Spec::ed25519(30, "Lena")
+    });
+    // Mia's expired yesterday; she never signed this list.
+    let mia = make(&Spec {
+        created: now - 10 * DAY,
+        expires_after: Some(9 * DAY),
+        ..Spec::ed25519(31, "Mia")
+    });
+    // Nils's never expires.
+    let nils = make(&Spec {
+        created: now - 10 * DAY,
+        ..Spec::ed25519(32, "Nils")
+    });
+    let repo = Repo::new(
+        &[&lena.fingerprint(), &mia.fingerprint(), &nils.fingerprint()],
+        1,
+    );
+    for (key, name) in [(&lena, "lena"), (&mia, "mia"), (&nils, "nils")] {
+        std::fs::write(
+            repo.keys().join(format!("{name}.asc")),
+            key.public_armored(),
+        )
+        .unwrap();
+    }
+    let list = repo.write_valid_list(1);
+    std::fs::write(
+        repo.asc(),
+        asc(&[lena.sign(list.as_bytes(), &SigOpts::at(now - 60))]),
+    )
+    .unwrap();
+
+    // The default: a warning per key, verify passes.
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: pinned key"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{run:#?}");
+    assert!(
+        warnings[0].contains(&format!(
+            "pinned key {} \"Lena <lena@example.org>\" expires at",
+            lena.fingerprint()
+        )) && warnings[0].contains("in 5 day(s) (its expiry now, by its newest self-signature)"),
+        "{run:#?}"
+    );
+    assert!(
+        warnings[1].contains(&format!("pinned key {}", mia.fingerprint()))
+            && warnings[1].contains("expired at"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains(&nils.fingerprint()), "{run:#?}");
+
+    // A window of three days leaves Lena out, not Mia.
+    set_trust_option(&repo, "warn-key-expiry-days", 3);
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    assert!(!run.stderr.contains(&lena.fingerprint()), "{run:#?}");
+    assert!(run.stderr.contains(&mia.fingerprint()), "{run:#?}");
+
+    // CI asks for a failure: exit 1, both named, nothing changed.
+    set_trust_option(&repo, "warn-key-expiry-days", 30);
+    set_trust_option(&repo, "fail-on-key-expiry", true);
+    std::fs::remove_file(repo.state()).unwrap();
+    refused(
+        &repo,
+        &[],
+        "trust.fail-on-key-expiry is set and 2 pinned key(s) expired or expire within 30 day(s)",
+    );
+    let run = repo.xtask(&["verify"]);
+    assert!(
+        run.stderr.contains(&lena.fingerprint()) && run.stderr.contains(&mia.fingerprint()),
+        "{run:#?}"
+    );
+    assert!(!repo.state().exists(), "a refused verify recorded the list");
+}
+
+#[test]
+fn gnupg_key_expired_since_signing_is_named_at_signing_time_and_now() {
+    let gpg = Gpg::new();
+    let days_ago = |days: i64| {
+        (OffsetDateTime::now_utc() - time::Duration::days(days))
+            .format(&time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]"
+            ))
+            .unwrap()
+    };
+    // Made 30 days ago without expiry; signed the list 20 days ago.
+    let carol = gpg.gen(
+        "Carol <carol@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        Some(&days_ago(30)),
+    );
+    let repo = Repo::new(&[&carol.fpr], 1);
+    gpg.export_to(&carol, &repo.keys(), "carol");
+    repo.write_valid_list(1);
+    gpg_sign(
+        &repo,
+        &gpg,
+        &carol,
+        &["--faked-system-time", &format!("{}!", days_ago(20))],
+    );
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    assert!(
+        !run.stdout.contains("note:") && !run.stderr.contains("warning:"),
+        "{run:#?}"
+    );
+
+    // Ten days ago her owner gave the key five more days. GnuPG replaces
+    // the self-signature; importing the copy from packaging/keys/ brings
+    // the older one back beside it (as any keyring that saw both keeps
+    // them), and that is what the maintainers export again.
+    gpg.run(&[
+        "--faked-system-time",
+        &format!("{}!", days_ago(10)),
+        "--quick-set-expire",
+        &carol.fpr,
+        "5d",
+    ]);
+    // Exported without that step, the key has no self-signature older
+    // than the new one: nothing binds it when it signed, for pinwheel as
+    // for Sequoia's sqv (gpg accepts it).
+    let dropped = repo.root().join("dropped-keys");
+    std::fs::create_dir(&dropped).unwrap();
+    let dropped_key = gpg.export_to(&carol, &dropped, "carol");
+    refused(
+        &repo,
+        &["--keys", dropped.to_str().unwrap()],
+        "no valid self-signature binds the key at the signature's time",
+    );
+    let (ok, out) = sqv(&[&dropped_key], 1, &repo);
+    assert!(!ok && out.contains("No binding signature at time"), "{out}");
+    gpg.run(&["--import", repo.keys().join("carol.asc").to_str().unwrap()]);
+    gpg.export_to(&carol, &repo.keys(), "carol");
+    // GnuPG, the peer: a good signature by a key that has expired now.
+    let (_, stderr) = gpg.status(&[
+        "--verify",
+        repo.asc().to_str().unwrap(),
+        repo.list().to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains("Good signature") && stderr.contains("expired"),
+        "{stderr}"
+    );
+    // pinwheel: still good (the key was fit when it signed), with both
+    // expiries named, and the pinned key named as expired.
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains(&format!("note: key {} expired at", carol.fpr))
+            && run
+                .stdout
+                .contains("(its expiry now, by its newest self-signature; at signing time: none)"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: pinned key {} \"Carol <carol@example.org>\" expired at",
+            carol.fpr
+        )),
+        "{run:#?}"
+    );
+    set_trust_option(&repo, "fail-on-key-expiry", true);
+    refused(
+        &repo,
+        &[],
+        "trust.fail-on-key-expiry is set and 1 pinned key(s)",
+    );
+}
+
 // ---- the demonstration key's warning, once --------------------------------
 
 #[test]
