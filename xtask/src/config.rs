@@ -108,6 +108,19 @@ pub struct Trust {
     pub scope: String,
     /// How long a signed list stays valid.
     pub expiry_days: u32,
+    /// `verify` names every pinned key that can no longer sign, or that
+    /// stops within this many days (by its newest self-signature).
+    #[serde(default = "Trust::default_warn_key_expiry_days")]
+    pub warn_key_expiry_days: u32,
+    /// Whether such a key makes `verify` fail (exit 1) instead of warning.
+    #[serde(default)]
+    pub fail_on_key_expiry: bool,
+}
+
+impl Trust {
+    fn default_warn_key_expiry_days() -> u32 {
+        30
+    }
 }
 
 /// The locked project of build backends, built from source first.

@@ -1,6 +1,8 @@
-//! `cargo xtask sign [--index DIR] (--key FILE | --gpg KEYID)`: sign
-//! `DIR/sha256sums.txt` (default `wheels-index/`) with a detached, armored,
-//! binary-type OpenPGP signature in `sha256sums.txt.asc`.
+//! `cargo xtask sign [--index DIR] [--keys DIR] (--key FILE | --gpg KEYID)`:
+//! sign `DIR/sha256sums.txt` (default `wheels-index/`) with a detached,
+//! armored, binary-type OpenPGP signature in `sha256sums.txt.asc`. The
+//! pinned public keys come from `--keys` (default `trust.keys`), as for
+//! `verify`.
 //!
 //! When the list already carries signatures that pass `verify`'s list
 //! checks (pinned keys, not expired, our scope, no rollback; any threshold),
@@ -24,9 +26,9 @@ use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::fresh;
-use crate::verify::{self, rollback, Policy};
+use crate::verify::{self, rollback, Policy, VerifyError};
 use pinwheel_trust::sha256sums::{self, ListMeta, SignedList, LIST_FILE, SIGNATURE_FILE};
-use pinwheel_trust::signature::{self, TrustSet};
+use pinwheel_trust::signature::{self, Reason, SignatureError, TrustSet};
 
 pub use signer::{sign_with_gpg, KeyFile, PASSPHRASE_ENV};
 
@@ -37,6 +39,9 @@ pub struct Args {
     /// The index directory (default: wheels-index/).
     #[arg(long, value_name = "DIR")]
     pub index: Option<PathBuf>,
+    /// Directory of pinned public keys (default: trust.keys from the configuration).
+    #[arg(long, value_name = "DIR")]
+    pub keys: Option<PathBuf>,
     /// Sign with this armored OpenPGP secret key (passphrase from PINWHEEL_KEY_PASSPHRASE or a prompt).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
@@ -53,7 +58,7 @@ impl Args {
             (None, Some(id)) => Signer::Gpg(id),
             (None, None) => bail!("pass --key FILE or --gpg KEYID"),
         };
-        run(root, self.index.as_deref(), signer)
+        run(root, self.index.as_deref(), self.keys.as_deref(), signer)
     }
 }
 
@@ -67,7 +72,12 @@ pub enum Signer {
 }
 
 /// Runs `cargo xtask sign`.
-pub fn run(root: &Path, index: Option<&Path>, signer: Signer) -> anyhow::Result<()> {
+pub fn run(
+    root: &Path,
+    index: Option<&Path>,
+    keys: Option<&Path>,
+    signer: Signer,
+) -> anyhow::Result<()> {
     let config = Config::load(root)?;
     let _lock = fresh::RepoLock::acquire(root)?;
     let index = index
@@ -85,7 +95,10 @@ pub fn run(root: &Path, index: Option<&Path>, signer: Signer) -> anyhow::Result<
             list_path.display()
         )
     })?;
-    let certs = signature::load_keys_dir(&config.abs(&config.trust.keys))?;
+    let keys_dir = keys
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| config.abs(&config.trust.keys));
+    let certs = signature::load_keys_dir(&keys_dir)?;
     let trust = TrustSet::pinned(certs, &config.trust.fingerprints)
         .with_context(|| config.path.display().to_string())?;
     let history = rollback::history(root, &list_path)?;
@@ -138,7 +151,7 @@ pub fn run(root: &Path, index: Option<&Path>, signer: Signer) -> anyhow::Result<
         anyhow::anyhow!(
             "the new signature would not pass `cargo xtask verify` ({e}); is the key pinned in trust.fingerprints \
              and its public key in {}?",
-            config.trust.keys.display()
+            keys_dir.display()
         )
     })?;
     let me = checked.signatures[0].primary.clone();
@@ -211,6 +224,13 @@ fn existing(
                 .collect();
             Ok(Existing::Valid(packets))
         }
+        Err(VerifyError::Signature(SignatureError::Bad {
+            reason: Reason::OtherData { .. },
+            ..
+        })) => Ok(Existing::Stale(format!(
+            "{} was made over other contents: the list changed after it was signed",
+            asc_path.display()
+        ))),
         Err(e) => Ok(Existing::Stale(format!(
             "{} does not cover the current list ({e})",
             asc_path.display()

@@ -16,16 +16,26 @@
 //!    index), names differing only in case are caught. Files are hashed in
 //!    parallel.
 //!
+//! Then every pinned key that can no longer sign, or stops within
+//! `trust.warn-key-expiry-days`, is named (its expiry now, by its newest
+//! self-signature): a warning, or with `trust.fail-on-key-expiry` a
+//! refusal (exit 1), for teams whose CI must not go on with an expired key.
+//!
 //! On success the state file is raised to this list's version, and a
-//! warning names any demonstration key that signed. Never reads a GnuPG
-//! keyring. [`verify_index`] is what `update-deps`, `build-deb` and
-//! `sync-wheels` call; [`verify_list_bytes`] checks a list and its
-//! signatures without touching the index.
+//! warning names any demonstration key that signed. Warnings and notes are
+//! printed once per process, however often the index is verified in it
+//! (`build-deb` verifies it, then runs `update-deps --check`, which
+//! verifies it again). Never reads a GnuPG keyring. [`verify_index`] is
+//! what `update-deps`, `build-deb` and `check-reproducible` call;
+//! [`verify_list_bytes`] checks a list and its signatures without touching
+//! the index (`sync-wheels`, `sign`).
 
 pub mod rollback;
 pub mod tree;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
 use time::OffsetDateTime;
@@ -38,7 +48,8 @@ use pinwheel_trust::sha256sums::{self, LIST_FILE, SIGNATURE_FILE};
 use pinwheel_trust::signature::{self, TrustSet};
 
 pub use pinwheel_trust::verify::{
-    verify_list_bytes, History, Policy, Source, Trusted, VerifiedList, VerifyError,
+    expiring_keys, verify_list_bytes, History, KeyExpiry, Policy, Source, Trusted, VerifiedList,
+    VerifyError,
 };
 pub use tree::TreeProblem;
 
@@ -130,7 +141,23 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
         options.threshold,
     )?;
     if let Some(why) = &policy.history.head_skipped {
-        eprintln!("note: rollback check against git HEAD skipped: {why}");
+        eprint_once(format!(
+            "note: rollback check against git HEAD skipped: {why}"
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let keys_dir = options
+        .keys
+        .clone()
+        .unwrap_or_else(|| config.abs(&config.trust.keys));
+    let expiring = expiring_keys(&policy.trust, now, config.trust.warn_key_expiry_days);
+    if !config.trust.fail_on_key_expiry {
+        for key in &expiring {
+            eprint_once(format!(
+                "warning: {key}; {}",
+                extend_hint(&key.primary, &keys_dir)
+            ));
+        }
     }
     let list = read_list(&list_path)?;
     if !asc_path.exists() {
@@ -140,14 +167,13 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
         )));
     }
     let asc = signature::read_signature_file(&asc_path)?;
-    let verified =
-        verify_list_bytes(&list, &asc, &policy, OffsetDateTime::now_utc()).map_err(|e| {
-            let file = match e {
-                VerifyError::Signature(_) => &asc_path,
-                _ => &list_path,
-            };
-            failure::verification_failed(format!("{}: {e}", file.display()))
-        })?;
+    let verified = verify_list_bytes(&list, &asc, &policy, now).map_err(|e| {
+        let file = match e {
+            VerifyError::Signature(_) => &asc_path,
+            _ => &list_path,
+        };
+        failure::verification_failed(format!("{}: {e}", file.display()))
+    })?;
     let (files, mut problems) = tree::walk(&index)?;
     let on_disk = tree::hash_all(&files)?;
     problems.extend(tree::compare(&verified.list.entries, &on_disk));
@@ -168,14 +194,56 @@ pub fn verify_index(config: &Config, options: &Options) -> anyhow::Result<Verifi
             shown.join("; ")
         )));
     }
+    if config.trust.fail_on_key_expiry && !expiring.is_empty() {
+        let keys: Vec<String> = expiring.iter().map(ToString::to_string).collect();
+        return Err(failure::refused(format!(
+            "{}: trust.fail-on-key-expiry is set and {} pinned key(s) expired or expire within {} day(s): {}; {}",
+            config.path.display(),
+            expiring.len(),
+            config.trust.warn_key_expiry_days,
+            keys.join("; "),
+            extend_hint(
+                match expiring.as_slice() {
+                    [one] => &one.primary,
+                    _ => "<fingerprint>",
+                },
+                &keys_dir
+            )
+        )));
+    }
     rollback::record(&config.root, verified.trusted())?;
     for fp in verified.signatures.demo_signers() {
-        eprintln!(
+        eprint_once(format!(
             "warning: {fp} is a DEMONSTRATION key whose secret is public; anyone can sign with it. \
              Replace it with your team's keys before real use (packaging/keys/README.md)"
-        );
+        ));
     }
     Ok(verified)
+}
+
+/// How a maintainer renews a key with GnuPG. `--quick-set-expire`
+/// replaces the self-signature; importing the committed copy again keeps
+/// the older one beside it, which the signatures made before rely on.
+fn extend_hint(fingerprint: &str, keys_dir: &Path) -> String {
+    format!(
+        "extend it (`gpg --quick-set-expire {fingerprint} 1y`, for signing subkeys \
+         `gpg --quick-set-expire {fingerprint} 1y '*'`), `gpg --import` its copy in {dir} \
+         again (so the self-signature that existing signatures rely on stays), and export it there",
+        dir = keys_dir.display()
+    )
+}
+
+/// Prints `line` on stderr unless this process printed it already: one
+/// command may verify the index several times (`build-deb`, then the
+/// `update-deps --check` it runs; `check-reproducible` before each build),
+/// and its reader needs each warning once.
+fn eprint_once(line: String) {
+    static PRINTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut printed = PRINTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !printed.contains(&line) {
+        eprintln!("{line}");
+        printed.insert(line);
+    }
 }
 
 /// Reads the list (size-capped; a symlink is refused).

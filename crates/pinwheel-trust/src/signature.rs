@@ -4,9 +4,12 @@
 //! The trust set is a directory of armored public keys, narrowed to the
 //! primary fingerprints pinned in the configuration (never key IDs). A
 //! `.asc` file is read with a size cap before anything parses it, must be
-//! exactly one `PGP SIGNATURE` armor block (valid CRC-24 when present,
-//! nothing after the footer) holding only Signature packets; an inline or
-//! cleartext-signed message is refused, never "verified".
+//! one or more `PGP SIGNATURE` armor blocks with nothing but whitespace
+//! between and after them (maintainers who sign apart combine their files
+//! with `cat a.asc b.asc`, which GnuPG accepts too), each with a valid
+//! CRC-24 when present and holding only whole Signature packets; an inline
+//! or cleartext-signed message is refused, never "verified". Every
+//! signature of every block is held to the rules below.
 //!
 //! Each signature must: be version 4 or 6; be a binary-document signature
 //! (type 0x00; text mode is refused); name its issuer (fingerprint or key
@@ -33,15 +36,17 @@ mod packets;
 use std::collections::BTreeSet;
 
 use anyhow::bail;
-use pgp::packet::{Signature, SignatureType, SignatureVersion, SubpacketData};
+use pgp::packet::{
+    Signature, SignatureType, SignatureVersion, SignatureVersionSpecific, SubpacketData,
+};
 use pgp::types::{KeyDetails, VerifyingKey};
 use time::OffsetDateTime;
 
 pub use armor::{decode as dearmor, encode as enarmor, ArmorError, BlockKind};
 pub use files::{load_keys_dir, read_capped, read_signature_file};
 pub use keys::{
-    fingerprint_hex, fit_to_sign, parse_fingerprint, parse_key_file, Cert, Component, Fitness,
-    KeyFileError, KeyProblem, CLOCK_SKEW_SECS, DEMO_MARK,
+    expiry_at, fingerprint_hex, fit_to_sign, parse_fingerprint, parse_key_file, signing_expiry,
+    Cert, Component, Fitness, KeyFileError, KeyProblem, CLOCK_SKEW_SECS, DEMO_MARK,
 };
 pub use packets::PacketError;
 
@@ -110,6 +115,8 @@ pub enum Reason {
     FutureCreationTime { created: u64, now: u64 },
     #[error("the signature expired at {0} (unix time)")]
     Expired(u64),
+    #[error("does not verify with key {key}: it was made over other bytes (the file changed after it was signed, or the signature is for another file)")]
+    OtherData { key: String },
     #[error("does not verify with key {key}: {message}")]
     Cryptographic { key: String, message: String },
     #[error("key {key} was not fit to sign: {problem}")]
@@ -231,8 +238,10 @@ pub struct ParsedSignature {
     pub sig: Signature,
 }
 
-/// Parses a `.asc` file into its distinct signature packets (a packet
-/// repeated byte for byte is kept once), in file order.
+/// Parses a `.asc` file — one armored block, or several in a row as
+/// `cat a.asc b.asc` makes them — into its distinct signature packets (a
+/// packet repeated byte for byte, in one block or in two, is kept once), in
+/// file order.
 pub fn parse_signatures(asc: &[u8]) -> Result<Vec<ParsedSignature>, SignatureError> {
     let size = asc.len() as u64;
     if size > MAX_SIGNATURE_FILE {
@@ -241,22 +250,28 @@ pub fn parse_signatures(asc: &[u8]) -> Result<Vec<ParsedSignature>, SignatureErr
             limit: MAX_SIGNATURE_FILE,
         });
     }
-    let (kind, data) = armor::decode(asc)?;
-    match kind {
-        BlockKind::Signature => {}
-        BlockKind::CleartextSigned => {
-            return Err(SignatureError::NotDetached("a cleartext-signed message"))
-        }
-        BlockKind::Message => {
-            return Err(SignatureError::NotDetached(
-                "an OpenPGP message (inline signature)",
-            ))
-        }
-        BlockKind::PublicKey | BlockKind::PrivateKey => {
-            return Err(SignatureError::NotDetached("a key block"))
+    let blocks = armor::decode_all(asc)?;
+    for (kind, _) in &blocks {
+        match kind {
+            BlockKind::Signature => {}
+            BlockKind::CleartextSigned => {
+                return Err(SignatureError::NotDetached("a cleartext-signed message"))
+            }
+            BlockKind::Message => {
+                return Err(SignatureError::NotDetached(
+                    "an OpenPGP message (inline signature)",
+                ))
+            }
+            BlockKind::PublicKey | BlockKind::PrivateKey => {
+                return Err(SignatureError::NotDetached("a key block"))
+            }
         }
     }
-    let raw = packets::split(&data)?;
+    // Each block is framed on its own: a packet cannot span two blocks.
+    let mut raw = Vec::new();
+    for (_, data) in &blocks {
+        raw.extend(packets::split(data)?);
+    }
     if raw.iter().any(|p| matches!(p.tag, 4 | 8 | 11)) {
         return Err(SignatureError::NotDetached(
             "an OpenPGP message (inline signature)",
@@ -384,21 +399,31 @@ fn check_one(
         Component::Primary => verify_with(sig, &cert.key.primary_key, data),
         Component::Subkey(sub) => verify_with(sig, &sub.key, data),
     };
-    crypto.map_err(|message| Reason::Cryptographic {
-        key: key_fp.clone(),
-        message,
+    crypto.map_err(|message| {
+        if covers_other_data(sig, data) {
+            Reason::OtherData {
+                key: key_fp.clone(),
+            }
+        } else {
+            Reason::Cryptographic {
+                key: key_fp.clone(),
+                message,
+            }
+        }
     })?;
     let fitness = keys::fit_to_sign(cert, component, created).map_err(|problem| Reason::Key {
         key: key_fp.clone(),
         problem,
     })?;
     let mut notes = Vec::new();
-    if let Some(at) = fitness.expires.filter(|&at| at <= now) {
-        notes.push(format!(
-            "key {key_fp} expired at {}, after it made this signature ({})",
-            format_time(at),
-            format_time(created)
-        ));
+    if let Some(note) = expiry_note(
+        &key_fp,
+        fitness.expires,
+        keys::expiry_at(cert, component, now),
+        created,
+        now,
+    ) {
+        notes.push(note);
     }
     if let Some((at, reason)) = fitness.revoked_later.filter(|(at, _)| *at <= now) {
         notes.push(format!(
@@ -416,6 +441,41 @@ fn check_one(
     })
 }
 
+/// What to say about the expiry of a key that was fit when it signed at
+/// `created`: `then` is the expiry in force at signing time, `today` the
+/// one in force `now` (its newest self-signature). Nothing while neither
+/// has passed; otherwise both, named.
+fn expiry_note(
+    key: &str,
+    then: Option<u64>,
+    today: Result<Option<u64>, KeyProblem>,
+    created: u64,
+    now: u64,
+) -> Option<String> {
+    let passed = |at: &Option<u64>| at.is_some_and(|at| at <= now);
+    let show = |at: Option<u64>| at.map_or_else(|| "none".to_owned(), format_time);
+    match today {
+        Ok(today) if passed(&today) => Some(format!(
+            "key {key} expired at {} (its expiry now, by its newest self-signature; at signing time: {}); it made this signature at {}",
+            show(today),
+            show(then),
+            format_time(created)
+        )),
+        _ if !passed(&then) => None,
+        Ok(today) => Some(format!(
+            "key {key} expired at {} (its expiry at signing time), after it made this signature at {}; its expiry now: {} (a later self-signature changed it)",
+            show(then),
+            format_time(created),
+            show(today)
+        )),
+        Err(problem) => Some(format!(
+            "key {key} expired at {} (its expiry at signing time), after it made this signature at {}; its expiry now is unknown ({problem})",
+            show(then),
+            format_time(created)
+        )),
+    }
+}
+
 fn verify_with(sig: &Signature, key: &impl VerifyingKey, data: &[u8]) -> Result<(), String> {
     sig.verify(key, data).map_err(|e| {
         e.to_string()
@@ -423,6 +483,33 @@ fn verify_with(sig: &Signature, key: &impl VerifyingKey, data: &[u8]) -> Result<
             .collect::<Vec<_>>()
             .join(" ")
     })
+}
+
+/// Whether the digest `sig` carries the first two octets of (RFC 9580
+/// §5.2.3) differs from the digest of `data`: the signature was made over
+/// other bytes. Asked only once verification failed, to say why in words
+/// (rPGP reports it as an assertion on two byte arrays). The digest is
+/// computed as rPGP computes it to verify (§5.2.4): the v6 salt, the data,
+/// the hashed part of the signature and its trailer.
+fn covers_other_data(sig: &Signature, data: &[u8]) -> bool {
+    let (Some(config), Some(prefix)) = (sig.config(), sig.signed_hash_value()) else {
+        return false;
+    };
+    let Ok(mut hasher) = config.hash_alg.new_hasher() else {
+        return false;
+    };
+    if let SignatureVersionSpecific::V6 { salt } = &config.version_specific {
+        hasher.update(salt);
+    }
+    let digest = config
+        .hash_data_to_sign(&mut hasher, data)
+        .and_then(|_| config.hash_signature_data(&mut hasher))
+        .and_then(|len| config.trailer(len))
+        .map(|trailer| {
+            hasher.update(&trailer);
+            hasher.finalize()
+        });
+    digest.is_ok_and(|d| d.get(..2) != Some(&prefix[..]))
 }
 
 fn subpacket_type(data: &SubpacketData) -> u8 {

@@ -10,6 +10,12 @@
 //!
 //! The caller gathers the [`History`] (git `HEAD`, the state file) and
 //! hashes the index's files against the list.
+//!
+//! Apart from that decision, [`expiring_keys`] names the pinned keys that
+//! can no longer sign, or will not be able to within a window, by their
+//! newest self-signatures (what GnuPG shows today). A signature stays good
+//! when its key expires later — the key was fit when it signed — so this
+//! is a warning, or a refusal when the configuration asks for one.
 
 use std::path::PathBuf;
 
@@ -17,7 +23,7 @@ use time::OffsetDateTime;
 
 use crate::hash::Sha256;
 use crate::sha256sums::{self, ListError, SignedList};
-use crate::signature::{self, SignatureError, TrustSet, Verified};
+use crate::signature::{self, format_time, SignatureError, TrustSet, Verified};
 
 /// A list version we trusted before, and the sha256 of that list's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,4 +163,65 @@ pub fn verify_list_bytes(
         signatures,
         sha256,
     })
+}
+
+/// A pinned key that can no longer sign, or soon will not, by its newest
+/// self-signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyExpiry {
+    /// The pinned primary key's fingerprint.
+    pub primary: String,
+    pub user_id: Option<String>,
+    /// When it stops (or stopped) being able to sign, unix seconds.
+    pub expires: u64,
+    /// Whole days left, rounded up; `None` once `expires` has passed.
+    pub days_left: Option<u64>,
+}
+
+impl std::fmt::Display for KeyExpiry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pinned key {}", self.primary)?;
+        if let Some(uid) = &self.user_id {
+            write!(f, " {uid:?}")?;
+        }
+        let at = format_time(self.expires);
+        match self.days_left {
+            None => write!(
+                f,
+                " expired at {at} (its expiry now, by its newest self-signature)"
+            ),
+            Some(days) => write!(
+                f,
+                " expires at {at}, in {days} day(s) (its expiry now, by its newest self-signature)"
+            ),
+        }
+    }
+}
+
+/// The pinned keys that can no longer sign at `now`, or that stop within
+/// `within_days`, by their newest self-signatures
+/// ([`signature::signing_expiry`]), in the trust set's order. Keys that
+/// never expire are not listed, nor keys that nothing binds for signing
+/// (a revoked key, a key without the signing flag): their signatures are
+/// refused for that reason. Pure.
+pub fn expiring_keys(trust: &TrustSet, now: OffsetDateTime, within_days: u32) -> Vec<KeyExpiry> {
+    const DAY: u64 = 86_400;
+    let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let horizon = now.saturating_add(u64::from(within_days) * DAY);
+    trust
+        .trusted()
+        .iter()
+        .filter_map(|cert| {
+            let expires = signature::signing_expiry(cert, now).ok().flatten()?;
+            if expires > horizon {
+                return None;
+            }
+            Some(KeyExpiry {
+                primary: cert.fingerprint(),
+                user_id: cert.user_id(),
+                expires,
+                days_left: (expires > now).then(|| (expires - now).div_ceil(DAY)),
+            })
+        })
+        .collect()
 }

@@ -124,7 +124,7 @@ fn adversarial_two_good_and_one_bad() {
     let set = trust(&[&alice, &bob], &[&alice, &bob]);
     let (index, reason) = bad_reason(verify_threshold(DATA, &asc(&[a, b, other]), &set, 1, now()));
     assert_eq!(index, 3);
-    assert!(matches!(reason, Reason::Cryptographic { .. }), "{reason}");
+    assert!(matches!(reason, Reason::OtherData { .. }), "{reason}");
 }
 
 #[test]
@@ -135,6 +135,35 @@ fn adversarial_one_byte_flipped_in_the_data() {
     data[5] ^= 1;
     let (_, reason) = bad_reason(verify_detached(
         &data,
+        &asc(&[sig]),
+        &trust(&[&alice], &[&alice]),
+        now(),
+    ));
+    assert_eq!(
+        reason,
+        Reason::OtherData {
+            key: alice.fingerprint()
+        }
+    );
+    // Said in words, not as rPGP's assertion on the digest's first octets.
+    let message = reason.to_string();
+    assert!(
+        message.contains("the file changed after it was signed") && !message.contains("assertion"),
+        "{message}"
+    );
+}
+
+#[test]
+fn adversarial_signature_value_altered() {
+    // The digest matches the data (its first octets are intact) but the
+    // signature value does not verify: a cryptographic failure, not
+    // "other data".
+    let alice = alice();
+    let mut sig = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let last = sig.len() - 1;
+    sig[last] ^= 1;
+    let (_, reason) = bad_reason(verify_detached(
+        DATA,
         &asc(&[sig]),
         &trust(&[&alice], &[&alice]),
         now(),
@@ -845,3 +874,254 @@ fn adversarial_secret_key_in_keys_directory() {
 }
 
 use pgp::types::KeyDetails as _;
+
+// ---- signatures made apart, combined with `cat a.asc b.asc` -------------
+
+/// One armored block per signature, concatenated as `cat` does.
+fn cat(blocks: &[Vec<u8>]) -> Vec<u8> {
+    blocks
+        .iter()
+        .flat_map(|p| asc(std::slice::from_ref(p)))
+        .collect()
+}
+
+#[test]
+fn concatenated_armor_blocks_meet_threshold_two() {
+    let (alice, bob) = (alice(), bob());
+    let a = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let b = bob.sign(DATA, &SigOpts::at(T0 + DAY).subkey());
+    let set = trust(&[&alice, &bob], &[&alice, &bob]);
+    let verified = verify_threshold(DATA, &cat(&[a.clone(), b]), &set, 2, now()).unwrap();
+    assert_eq!(verified.signers().len(), 2);
+    // The same block twice is one signature.
+    let twice = verify_detached(DATA, &cat(&[a.clone(), a]), &set, now()).unwrap();
+    assert_eq!(twice.signatures.len(), 1);
+}
+
+#[test]
+fn adversarial_bad_signature_in_a_second_block_fails_all() {
+    let (alice, bob) = (alice(), bob());
+    let a = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let other = bob.sign(b"another list", &SigOpts::at(T0 + DAY).subkey());
+    let set = trust(&[&alice, &bob], &[&alice, &bob]);
+    // Alice's good signature alone would meet threshold 1; Bob's bad one fails the file.
+    let (index, reason) = bad_reason(verify_threshold(DATA, &cat(&[a, other]), &set, 1, now()));
+    assert_eq!(index, 2);
+    assert!(matches!(reason, Reason::OtherData { .. }), "{reason}");
+}
+
+#[test]
+fn adversarial_text_or_other_blocks_between_signature_blocks() {
+    let (alice, bob) = (alice(), bob());
+    let a = String::from_utf8(asc(&[alice.sign(DATA, &SigOpts::at(T0 + DAY))])).unwrap();
+    let b = String::from_utf8(asc(&[bob.sign(DATA, &SigOpts::at(T0 + DAY).subkey())])).unwrap();
+    let set = trust(&[&alice, &bob], &[&alice, &bob]);
+    let garbage = format!("{a}not armor\n{b}");
+    assert!(matches!(
+        verify_detached(DATA, garbage.as_bytes(), &set, now()),
+        Err(SignatureError::Armor(ArmorError::TrailingGarbage(_)))
+    ));
+    let message = pinwheel_trust::signature::enarmor(
+        pinwheel_trust::signature::BlockKind::Message,
+        &[0xCB, 1, 0],
+    );
+    let with_message = format!("{a}{message}");
+    assert_eq!(
+        verify_detached(DATA, with_message.as_bytes(), &set, now()).unwrap_err(),
+        SignatureError::NotDetached("an OpenPGP message (inline signature)")
+    );
+    let with_key = format!("{a}{}", alice.public_armored());
+    assert_eq!(
+        verify_detached(DATA, with_key.as_bytes(), &set, now()).unwrap_err(),
+        SignatureError::NotDetached("a key block")
+    );
+    // A packet cut across two blocks: each block must frame on its own.
+    let packet = alice.sign(DATA, &SigOpts::at(T0 + DAY));
+    let (head, tail) = packet.split_at(packet.len() / 2);
+    let split = format!(
+        "{}{}",
+        pinwheel_trust::signature::enarmor(pinwheel_trust::signature::BlockKind::Signature, head),
+        pinwheel_trust::signature::enarmor(pinwheel_trust::signature::BlockKind::Signature, tail)
+    );
+    assert!(matches!(
+        verify_detached(DATA, split.as_bytes(), &set, now()),
+        Err(SignatureError::Packets(_))
+    ));
+}
+
+// ---- key expiry: at signing time and now -------------------------------
+
+/// Gives `key` a new User ID self-certification made at `at` with the
+/// given expiry (seconds after the key's creation; `None`: none), as
+/// `gpg --quick-set-expire` does.
+fn rebind(key: &mut keys::TestKey, at: u32, expires_after: Option<u32>) {
+    use pgp::packet::{KeyFlags, SignatureConfig};
+    use pgp::types::{Duration, Password, Tag, Timestamp};
+    let primary = &key.secret.primary_key;
+    let mut flags = KeyFlags::default();
+    flags.set_certify(true);
+    flags.set_sign(true);
+    let mut hashed = vec![
+        Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::from_secs(
+            at,
+        )))
+        .unwrap(),
+        Subpacket::regular(SubpacketData::KeyFlags(flags)).unwrap(),
+        Subpacket::regular(SubpacketData::IssuerFingerprint(primary.fingerprint())).unwrap(),
+    ];
+    if let Some(e) = expires_after {
+        hashed.push(
+            Subpacket::regular(SubpacketData::KeyExpirationTime(Duration::from_secs(e))).unwrap(),
+        );
+    }
+    let mut config = SignatureConfig::v4(
+        SignatureType::CertPositive,
+        primary.algorithm(),
+        HashAlgorithm::Sha256,
+    );
+    config.hashed_subpackets = hashed;
+    let user = &mut key.public.details.users[0];
+    let sig = config
+        .sign_certification(
+            primary,
+            primary.public_key(),
+            &Password::empty(),
+            Tag::UserId,
+            &user.id,
+        )
+        .unwrap();
+    user.signatures.push(sig);
+}
+
+fn expiring(
+    set: &TrustSet,
+    at_secs: u32,
+    within_days: u32,
+) -> Vec<pinwheel_trust::verify::KeyExpiry> {
+    pinwheel_trust::verify::expiring_keys(set, at(at_secs), within_days)
+}
+
+#[test]
+fn key_expiring_within_the_window_then_expired() {
+    let mut spec = Spec::ed25519(20, "Gina");
+    spec.expires_after = Some(20 * DAY);
+    let gina = make(&spec);
+    let set = trust(&[&gina], &[&gina]);
+    let sig = gina.sign(DATA, &SigOpts::at(T0 + DAY));
+
+    // Ten days left: inside a 30-day window, outside a 5-day one.
+    let soon = expiring(&set, T0 + 10 * DAY, 30);
+    assert_eq!(soon.len(), 1, "{soon:?}");
+    assert_eq!(soon[0].primary, gina.fingerprint());
+    assert_eq!(soon[0].expires, u64::from(T0 + 20 * DAY));
+    assert_eq!(soon[0].days_left, Some(10));
+    assert!(soon[0].to_string().contains("in 10 day(s)"), "{}", soon[0]);
+    assert!(expiring(&set, T0 + 10 * DAY, 5).is_empty());
+    let verified = verify_detached(DATA, &asc(std::slice::from_ref(&sig)), &set, now()).unwrap();
+    assert!(verified.signatures[0].notes.is_empty());
+
+    // Expired: listed whatever the window; the signature, made while the
+    // key was valid, stays good with a note naming both expiries.
+    let expired = expiring(&set, T0 + 25 * DAY, 0);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].days_left, None);
+    assert!(
+        expired[0]
+            .to_string()
+            .contains("expired at 2023-12-04T22:13:20Z"),
+        "{}",
+        expired[0]
+    );
+    let verified = verify_detached(DATA, &asc(&[sig]), &set, at(T0 + 25 * DAY)).unwrap();
+    let notes = &verified.signatures[0].notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("expired at 2023-12-04T22:13:20Z (its expiry now")
+            && notes[0].contains("at signing time: 2023-12-04T22:13:20Z"),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn key_expired_since_by_a_newer_self_signature() {
+    // Signed while the key had no expiry; four days later its owner set
+    // one that has passed by now (as `gpg --quick-set-expire KEY 6d` does).
+    let mut hana = make(&Spec::ed25519(21, "Hana"));
+    let sig = hana.sign(DATA, &SigOpts::at(T0 + DAY));
+    let before = trust(&[&hana], &[&hana]);
+    assert!(expiring(&before, T0 + 10 * DAY, 30).is_empty());
+    rebind(&mut hana, T0 + 5 * DAY, Some(6 * DAY));
+    let set = trust(&[&hana], &[&hana]);
+
+    // Still good (the key was fit when it signed), but now expired, and said so.
+    let verified = verify_detached(DATA, &asc(std::slice::from_ref(&sig)), &set, now()).unwrap();
+    let notes = &verified.signatures[0].notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("expired at 2023-11-20T22:13:20Z (its expiry now, by its newest self-signature; at signing time: none)"),
+        "{notes:?}"
+    );
+    let expired = expiring(&set, T0 + 10 * DAY, 30);
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0].expires, u64::from(T0 + 6 * DAY));
+    assert_eq!(expired[0].days_left, None);
+    // Before the new self-signature was made, the old binding still rules.
+    assert!(expiring(&set, T0 + 4 * DAY, 0).is_empty());
+    // A signature made after that expiry is refused, by the newer binding.
+    let late = hana.sign(DATA, &SigOpts::at(T0 + 7 * DAY));
+    let (_, reason) = bad_reason(verify_detached(DATA, &asc(&[late]), &set, now()));
+    assert_eq!(
+        reason,
+        Reason::Key {
+            key: hana.fingerprint(),
+            problem: KeyProblem::Expired(u64::from(T0 + 6 * DAY))
+        }
+    );
+}
+
+#[test]
+fn key_expiry_extended_since() {
+    // Expired two days after creation, after it signed; extended later.
+    let mut spec = Spec::ed25519(22, "Ines");
+    spec.expires_after = Some(2 * DAY);
+    let mut ines = make(&spec);
+    let sig = ines.sign(DATA, &SigOpts::at(T0 + DAY));
+    rebind(&mut ines, T0 + 3 * DAY, Some(400 * DAY));
+    let set = trust(&[&ines], &[&ines]);
+    let verified = verify_detached(DATA, &asc(&[sig]), &set, now()).unwrap();
+    let notes = &verified.signatures[0].notes;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("expired at 2023-11-16T22:13:20Z (its expiry at signing time)")
+            && notes[0].contains("its expiry now: 2024-12-18T22:13:20Z"),
+        "{notes:?}"
+    );
+    assert!(expiring(&set, T0 + 10 * DAY, 30).is_empty());
+}
+
+#[test]
+fn key_expiry_counts_the_signing_subkeys() {
+    // A certification-only primary that never expires, whose signing
+    // subkey expires: the key can sign only until the subkey expires.
+    let mut spec = Spec::ed25519(23, "Jo").with_signing_subkey();
+    spec.subkey.as_mut().unwrap().expires_after = Some(20 * DAY);
+    let jo = make(&spec);
+    let set = trust(&[&jo], &[&jo]);
+    let soon = expiring(&set, T0 + 10 * DAY, 30);
+    assert_eq!(soon.len(), 1, "{soon:?}");
+    assert_eq!(soon[0].expires, u64::from(T0 + 20 * DAY));
+    // When the primary can sign too, the key can still sign after that.
+    spec.primary_can_sign = true;
+    let jo = make(&spec);
+    assert!(expiring(&trust(&[&jo], &[&jo]), T0 + 10 * DAY, 30).is_empty());
+    // A primary expiring first caps its subkey.
+    let mut spec = Spec::ed25519(24, "Kim").with_signing_subkey();
+    spec.expires_after = Some(12 * DAY);
+    let kim = make(&spec);
+    let soon = expiring(&trust(&[&kim], &[&kim]), T0 + 10 * DAY, 30);
+    assert_eq!(soon[0].expires, u64::from(T0 + 12 * DAY));
+    // A key that never expires is never listed, nor an unpinned one.
+    let (alice, bob) = (alice(), bob());
+    assert!(expiring(&trust(&[&alice, &kim], &[&alice]), T0 + 10 * DAY, 30).is_empty());
+    assert!(expiring(&trust(&[&bob], &[&bob]), T0 + 10 * DAY, 36_500).is_empty());
+}

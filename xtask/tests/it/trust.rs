@@ -370,7 +370,15 @@ fn adversarial_one_byte_flipped_in_the_list() {
     let at = list.len() - 5;
     list[at] ^= 0x01;
     std::fs::write(repo.list(), list).unwrap();
-    refused(&repo, &[], "does not verify with key");
+    let before = repo.snapshot();
+    let run = repo.xtask(&["verify"]);
+    run.refused("does not verify with key");
+    assert!(
+        run.stderr.contains("the file changed after it was signed")
+            && !run.stderr.contains("assertion"),
+        "{run:#?}"
+    );
+    assert_eq!(before, repo.snapshot());
 }
 
 #[test]
@@ -741,7 +749,7 @@ fn adversarial_mangled_armor() {
             format!("{good}trailing garbage\n"),
             "data after the armor footer",
         ),
-        (format!("{good}{good}"), "data after the armor footer"),
+        (format!("{good}x\n{good}"), "data after the armor footer"),
         (
             good.replace(
                 "-----BEGIN PGP SIGNATURE-----",
@@ -1010,4 +1018,461 @@ fn security_md_cites_existing_tests() {
             "SECURITY.md cites `{name}`, which is not a test"
         );
     }
+}
+
+// ---- signatures made apart, combined with `cat` ---------------------------
+
+/// Two maintainers who sign with GnuPG on their own machines, and the
+/// concatenation of their two `.asc` files (`cat a.asc b.asc`).
+fn signed_apart() -> (Repo, Gpg, GpgKey, GpgKey, Vec<u8>, Vec<u8>) {
+    let gpg = Gpg::new();
+    let alice = gpg.gen(
+        "Alice <alice@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    let bob = gpg.gen("Bob <bob@example.org>", "rsa3072", "sign", "never", None);
+    let repo = Repo::new(&[&alice.fpr, &bob.fpr], 2);
+    gpg.export_to(&alice, &repo.keys(), "alice");
+    gpg.export_to(&bob, &repo.keys(), "bob");
+    repo.write_valid_list(1);
+    let a = gpg.run(&[
+        "--detach-sign",
+        "--armor",
+        "--local-user",
+        &alice.fpr,
+        "--output",
+        "-",
+        repo.list().to_str().unwrap(),
+    ]);
+    let b = gpg.run(&[
+        "--detach-sign",
+        "--armor",
+        "--local-user",
+        &bob.fpr,
+        "--output",
+        "-",
+        repo.list().to_str().unwrap(),
+    ]);
+    (repo, gpg, alice, bob, a, b)
+}
+
+#[test]
+fn signatures_made_apart_and_concatenated_meet_threshold_two() {
+    let (repo, gpg, alice, bob, a, b) = signed_apart();
+    std::fs::write(repo.asc(), [a, b].concat()).unwrap();
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    for key in [&alice, &bob] {
+        assert!(
+            run.stdout
+                .contains(&format!("good signature from {}", key.fpr)),
+            "{run:#?}"
+        );
+    }
+    assert!(
+        run.stdout.contains("signed by 2 of the required 2"),
+        "{run:#?}"
+    );
+    // The peers read the same file the same way: gpg and gpgv report both.
+    let (ok, stderr) = gpg.status(&[
+        "--verify",
+        repo.asc().to_str().unwrap(),
+        repo.list().to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.matches("Good signature").count(), 2, "{stderr}");
+    let keyring = repo.root().join("keyring.gpg");
+    std::fs::write(&keyring, gpg.run(&["--export", &alice.fpr, &bob.fpr])).unwrap();
+    let out = duct::cmd!("gpgv", "--keyring", &keyring, repo.asc(), repo.list())
+        .env("GNUPGHOME", gpg.home.path())
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("Good signature").count(), 2, "{stderr}");
+
+    // A third maintainer co-signs with `sign`: the three end up in one block.
+    let carol = gpg.gen(
+        "Carol <carol@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    repo.set_trust(&[&alice.fpr, &bob.fpr, &carol.fpr], 3);
+    gpg.export_to(&carol, &repo.keys(), "carol");
+    let secret = repo.root().join("carol.secret.asc");
+    std::fs::write(&secret, gpg.export_secret(&carol)).unwrap();
+    let run = repo.xtask(&["sign", "--key", secret.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stdout.contains("3 distinct signer(s), threshold 3"),
+        "{run:#?}"
+    );
+    let asc = std::fs::read_to_string(repo.asc()).unwrap();
+    assert_eq!(
+        asc.matches("-----BEGIN PGP SIGNATURE-----").count(),
+        1,
+        "{asc}"
+    );
+    repo.xtask(&["verify"]).ok();
+}
+
+#[test]
+fn adversarial_one_of_two_concatenated_signatures_tampered() {
+    let (repo, gpg, _alice, bob, a, _) = signed_apart();
+    // Bob's file signs other bytes: any bad signature fails the file, even
+    // where Alice's good one would be enough.
+    let other = repo.root().join("other.txt");
+    std::fs::write(&other, "another list\n").unwrap();
+    let b_other = gpg.detach_sign(&bob, &other, &[]);
+    std::fs::write(repo.asc(), [a.clone(), b_other].concat()).unwrap();
+    let needle = format!(
+        "signature 2: does not verify with key {}: it was made over other bytes",
+        bob.fpr
+    );
+    refused(&repo, &[], &needle);
+    repo.set_trust(&[&_alice.fpr, &bob.fpr], 1);
+    refused(&repo, &[], &needle);
+    let (ok, stderr) = gpg.status(&[
+        "--verify",
+        repo.asc().to_str().unwrap(),
+        repo.list().to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("BAD signature"), "{stderr}");
+    // Text between the two blocks.
+    let b = gpg.detach_sign(&bob, &repo.list(), &[]);
+    let mut with_text = a.clone();
+    with_text.extend_from_slice(b"signed-off-by: bob\n");
+    with_text.extend_from_slice(&b);
+    std::fs::write(repo.asc(), with_text).unwrap();
+    refused(&repo, &[], "data after the armor footer");
+    // A character changed in the second block's body: its CRC-24 catches it.
+    let b_text = String::from_utf8(b).unwrap();
+    let body = b_text.lines().nth(2).unwrap();
+    let mut changed = body.as_bytes().to_vec();
+    changed[3] = if changed[3] == b'A' { b'B' } else { b'A' };
+    let b_changed = b_text.replace(body, std::str::from_utf8(&changed).unwrap());
+    std::fs::write(repo.asc(), [a, b_changed.into_bytes()].concat()).unwrap();
+    refused(&repo, &[], "armor checksum mismatch");
+}
+
+// ---- sign: another trust root; a list changed after signing --------------
+
+#[test]
+fn sign_and_verify_an_index_with_its_own_keys_directory() {
+    let gpg = Gpg::new();
+    let alice = gpg.gen(
+        "Alice <alice@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    let repo = Repo::new(&[&alice.fpr], 1);
+    // The configured keys directory stays empty: this index's trust root
+    // is its own directory.
+    let keys = repo.root().join("mirror-keys");
+    std::fs::create_dir(&keys).unwrap();
+    gpg.export_to(&alice, &keys, "alice");
+    let index = repo.root().join("mirror-index");
+    std::fs::rename(repo.index(), &index).unwrap();
+    let secret = repo.root().join("alice.secret.asc");
+    std::fs::write(&secret, gpg.export_secret(&alice)).unwrap();
+    let (index, keys, secret) = (
+        index.to_str().unwrap(),
+        keys.to_str().unwrap(),
+        secret.to_str().unwrap(),
+    );
+    let run = repo.xtask(&["sign", "--index", index, "--key", secret]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("no public keys"), "{run:#?}");
+    let run = repo.xtask(&["sign", "--index", index, "--keys", keys, "--key", secret]);
+    run.ok();
+    assert!(run.stdout.contains("signed version 1"), "{run:#?}");
+    repo.xtask(&["verify", "--index", index, "--keys", keys])
+        .ok();
+}
+
+#[test]
+fn sign_says_in_words_that_the_list_changed_after_signing() {
+    let gpg = Gpg::new();
+    let alice = gpg.gen(
+        "Alice <alice@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        None,
+    );
+    let repo = Repo::new(&[&alice.fpr], 1);
+    gpg.export_to(&alice, &repo.keys(), "alice");
+    let secret = repo.root().join("alice.secret.asc");
+    std::fs::write(&secret, gpg.export_secret(&alice)).unwrap();
+    repo.xtask(&["sign", "--key", secret.to_str().unwrap()])
+        .ok();
+    // A file changes and its line in the list with it (the header stays,
+    // as `refresh-index` leaves it).
+    let (path, old) = repo::FILES[2];
+    let new = b"<html>certifi, changed</html>";
+    repo.write_index_file(path, new);
+    let list = std::fs::read_to_string(repo.list()).unwrap();
+    let changed = list.replace(
+        &format!("{}  {path}", pinwheel_trust::hash::Sha256::of(old)),
+        &format!("{}  {path}", pinwheel_trust::hash::Sha256::of(new)),
+    );
+    assert_ne!(list, changed);
+    std::fs::write(repo.list(), changed).unwrap();
+
+    let run = repo.xtask(&["sign", "--key", secret.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stderr.contains(
+            "sha256sums.txt.asc was made over other contents: the list changed after it was signed"
+        ),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("assertion"), "{run:#?}");
+    assert!(run.stdout.contains("signed version 2"), "{run:#?}");
+    repo.xtask(&["verify"]).ok();
+}
+
+// ---- pinned keys that expire ---------------------------------------------
+
+/// Sets `[trust] key = value` in the repository's configuration.
+fn set_trust_option(repo: &Repo, key: &str, value: impl Into<toml_edit::Value>) {
+    let path = repo.root().join("packaging/pinwheel.toml");
+    let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    doc["trust"][key] = toml_edit::value(value);
+    std::fs::write(path, doc.to_string()).unwrap();
+}
+
+#[test]
+fn verify_names_pinned_keys_that_expire_and_fails_when_configured() {
+    use keys::{asc, make, SigOpts, Spec, DAY};
+    let now = OffsetDateTime::now_utc().unix_timestamp() as u32;
+    // Lena's key was made ten days ago for fifteen days: five days left.
+    let lena = make(&Spec {
+        created: now - 10 * DAY,
+        expires_after: Some(15 * DAY),
+        ..Spec::ed25519(30, "Lena")
+    });
+    // Mia's expired yesterday; she never signed this list.
+    let mia = make(&Spec {
+        created: now - 10 * DAY,
+        expires_after: Some(9 * DAY),
+        ..Spec::ed25519(31, "Mia")
+    });
+    // Nils's never expires.
+    let nils = make(&Spec {
+        created: now - 10 * DAY,
+        ..Spec::ed25519(32, "Nils")
+    });
+    let repo = Repo::new(
+        &[&lena.fingerprint(), &mia.fingerprint(), &nils.fingerprint()],
+        1,
+    );
+    for (key, name) in [(&lena, "lena"), (&mia, "mia"), (&nils, "nils")] {
+        std::fs::write(
+            repo.keys().join(format!("{name}.asc")),
+            key.public_armored(),
+        )
+        .unwrap();
+    }
+    let list = repo.write_valid_list(1);
+    std::fs::write(
+        repo.asc(),
+        asc(&[lena.sign(list.as_bytes(), &SigOpts::at(now - 60))]),
+    )
+    .unwrap();
+
+    // The default: a warning per key, verify passes.
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: pinned key"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{run:#?}");
+    assert!(
+        warnings[0].contains(&format!(
+            "pinned key {} \"Lena <lena@example.org>\" expires at",
+            lena.fingerprint()
+        )) && warnings[0].contains("in 5 day(s) (its expiry now, by its newest self-signature)"),
+        "{run:#?}"
+    );
+    assert!(
+        warnings[1].contains(&format!("pinned key {}", mia.fingerprint()))
+            && warnings[1].contains("expired at"),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains(&nils.fingerprint()), "{run:#?}");
+
+    // A window of three days leaves Lena out, not Mia.
+    set_trust_option(&repo, "warn-key-expiry-days", 3);
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    assert!(!run.stderr.contains(&lena.fingerprint()), "{run:#?}");
+    assert!(run.stderr.contains(&mia.fingerprint()), "{run:#?}");
+
+    // CI asks for a failure: exit 1, both named, nothing changed.
+    set_trust_option(&repo, "warn-key-expiry-days", 30);
+    set_trust_option(&repo, "fail-on-key-expiry", true);
+    std::fs::remove_file(repo.state()).unwrap();
+    refused(
+        &repo,
+        &[],
+        "trust.fail-on-key-expiry is set and 2 pinned key(s) expired or expire within 30 day(s)",
+    );
+    let run = repo.xtask(&["verify"]);
+    assert!(
+        run.stderr.contains(&lena.fingerprint()) && run.stderr.contains(&mia.fingerprint()),
+        "{run:#?}"
+    );
+    assert!(!repo.state().exists(), "a refused verify recorded the list");
+}
+
+#[test]
+fn gnupg_key_expired_since_signing_is_named_at_signing_time_and_now() {
+    let gpg = Gpg::new();
+    let days_ago = |days: i64| {
+        (OffsetDateTime::now_utc() - time::Duration::days(days))
+            .format(&time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]"
+            ))
+            .unwrap()
+    };
+    // Made 30 days ago without expiry; signed the list 20 days ago.
+    let carol = gpg.gen(
+        "Carol <carol@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+        Some(&days_ago(30)),
+    );
+    let repo = Repo::new(&[&carol.fpr], 1);
+    gpg.export_to(&carol, &repo.keys(), "carol");
+    repo.write_valid_list(1);
+    gpg_sign(
+        &repo,
+        &gpg,
+        &carol,
+        &["--faked-system-time", &format!("{}!", days_ago(20))],
+    );
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    assert!(
+        !run.stdout.contains("note:") && !run.stderr.contains("warning:"),
+        "{run:#?}"
+    );
+
+    // Ten days ago her owner gave the key five more days. GnuPG replaces
+    // the self-signature; importing the copy from packaging/keys/ brings
+    // the older one back beside it (as any keyring that saw both keeps
+    // them), and that is what the maintainers export again.
+    gpg.run(&[
+        "--faked-system-time",
+        &format!("{}!", days_ago(10)),
+        "--quick-set-expire",
+        &carol.fpr,
+        "5d",
+    ]);
+    // Exported without that step, the key has no self-signature older
+    // than the new one: nothing binds it when it signed, for pinwheel as
+    // for Sequoia's sqv (gpg accepts it).
+    let dropped = repo.root().join("dropped-keys");
+    std::fs::create_dir(&dropped).unwrap();
+    let dropped_key = gpg.export_to(&carol, &dropped, "carol");
+    refused(
+        &repo,
+        &["--keys", dropped.to_str().unwrap()],
+        "no valid self-signature binds the key at the signature's time",
+    );
+    let (ok, out) = sqv(&[&dropped_key], 1, &repo);
+    assert!(!ok && out.contains("No binding signature at time"), "{out}");
+    gpg.run(&["--import", repo.keys().join("carol.asc").to_str().unwrap()]);
+    gpg.export_to(&carol, &repo.keys(), "carol");
+    // GnuPG, the peer: a good signature by a key that has expired now.
+    let (_, stderr) = gpg.status(&[
+        "--verify",
+        repo.asc().to_str().unwrap(),
+        repo.list().to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains("Good signature") && stderr.contains("expired"),
+        "{stderr}"
+    );
+    // pinwheel: still good (the key was fit when it signed), with both
+    // expiries named, and the pinned key named as expired.
+    let run = repo.xtask(&["verify"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains(&format!("note: key {} expired at", carol.fpr))
+            && run
+                .stdout
+                .contains("(its expiry now, by its newest self-signature; at signing time: none)"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: pinned key {} \"Carol <carol@example.org>\" expired at",
+            carol.fpr
+        )),
+        "{run:#?}"
+    );
+    set_trust_option(&repo, "fail-on-key-expiry", true);
+    refused(
+        &repo,
+        &[],
+        "trust.fail-on-key-expiry is set and 1 pinned key(s)",
+    );
+}
+
+// ---- the demonstration key's warning, once --------------------------------
+
+#[test]
+fn demo_key_warning_is_printed_once_by_build_deb() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = Repo {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    xtask::check_reproducible::copy_tree(&root, repo.root()).unwrap();
+    // Signed afresh with the demonstration key, so that the copy does not
+    // depend on the checked-in list's expiry.
+    std::fs::remove_file(repo.asc()).unwrap();
+    let secret = root.join("packaging/keys/DEMO-ONLY-secret/demo-maintainer.secret.asc");
+    let run = repo.xtask(&["sign", "--key", secret.to_str().unwrap()]);
+    run.ok();
+    assert_eq!(
+        run.stderr.matches("DEMONSTRATION key").count(),
+        1,
+        "{run:#?}"
+    );
+    // The build stops right after its verifications: no changelog to read
+    // (or missing build dependencies, which come first).
+    std::fs::write(repo.root().join("debian/changelog"), "not a changelog\n").unwrap();
+    let out = repo.root().join("out");
+    let run = repo.xtask(&["build-deb", "--out", out.to_str().unwrap()]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert!(
+        !run.stderr.contains("running dpkg-buildpackage"),
+        "{run:#?}"
+    );
+    // It verified twice: itself, then through `update-deps --check`.
+    assert!(
+        run.stdout.contains("build-requirements.txt: up to date"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        run.stderr.matches("DEMONSTRATION key").count(),
+        1,
+        "{run:#?}"
+    );
 }

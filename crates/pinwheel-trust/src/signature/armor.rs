@@ -1,9 +1,11 @@
-//! Strict OpenPGP ASCII armor (RFC 9580 §6): decode exactly one armored
-//! block, encode one. Stricter than rPGP's reader on purpose: the block must
-//! start the input, its CRC-24 (when present) must match, the footer must
-//! match the header, and nothing but whitespace may follow it. An armored
-//! message or a cleartext-signed message is named as such, so that the
-//! caller refuses it instead of treating it as a detached signature.
+//! Strict OpenPGP ASCII armor (RFC 9580 §6): decode one armored block
+//! ([`decode`], key files) or several in a row ([`decode_all`], signature
+//! files: `cat a.asc b.asc`), encode one. Stricter than rPGP's reader on
+//! purpose: the first block must start the input, each block's CRC-24 (when
+//! present) must match, each footer must match its header, and nothing but
+//! whitespace may come between blocks or after the last. An armored message
+//! or a cleartext-signed message is named as such, so that the caller
+//! refuses it instead of treating it as a detached signature.
 
 use base64::Engine as _;
 
@@ -76,20 +78,68 @@ pub enum ArmorError {
 /// Decodes one armored block that must fill `input` (surrounding blank
 /// lines aside). Line ends may be LF or CRLF.
 pub fn decode(input: &[u8]) -> Result<(BlockKind, Vec<u8>), ArmorError> {
+    let mut lines = lines(input)?;
+    let block = block(&mut lines)?;
+    if block.0 != BlockKind::CleartextSigned {
+        if let Some((n, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
+            return Err(ArmorError::TrailingGarbage(n + 1));
+        }
+    }
+    Ok(block)
+}
+
+/// Decodes one or more armored blocks that fill `input`, with nothing but
+/// whitespace between them — what `cat a.asc b.asc` makes of two detached
+/// signatures, which GnuPG reads as one file. Each block is read as
+/// strictly as [`decode`] reads its one. A cleartext-signed message ends
+/// the reading: after its first line it is not armor.
+pub fn decode_all(input: &[u8]) -> Result<Vec<(BlockKind, Vec<u8>)>, ArmorError> {
+    let mut lines = lines(input)?;
+    let mut blocks = Vec::new();
+    loop {
+        let block = block(&mut lines)?;
+        let cleartext = block.0 == BlockKind::CleartextSigned;
+        blocks.push(block);
+        if cleartext {
+            return Ok(blocks);
+        }
+        while lines.peek().is_some_and(|(_, l)| l.trim().is_empty()) {
+            lines.next();
+        }
+        match lines.peek() {
+            None => return Ok(blocks),
+            Some((_, l)) if l.starts_with("-----BEGIN ") => {}
+            Some((n, _)) => return Err(ArmorError::TrailingGarbage(n + 1)),
+        }
+    }
+}
+
+type Lines<'a> = std::iter::Peekable<std::iter::Enumerate<std::str::Split<'a, char>>>;
+
+/// The input's lines, numbered from 0; ASCII only.
+fn lines(input: &[u8]) -> Result<Lines<'_>, ArmorError> {
     let text = std::str::from_utf8(input).map_err(|_| ArmorError::NotAscii)?;
     if !text.is_ascii() {
         return Err(ArmorError::NotAscii);
     }
-    let mut lines = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .enumerate()
-        .peekable();
+    Ok(text.split('\n').enumerate().peekable())
+}
+
+/// Reads one block from `lines`, up to and including its footer (for a
+/// cleartext-signed message, only its first line).
+fn block(lines: &mut Lines<'_>) -> Result<(BlockKind, Vec<u8>), ArmorError> {
+    let mut next = || {
+        lines
+            .next()
+            .map(|(n, l)| (n, l.strip_suffix('\r').unwrap_or(l)))
+    };
     // Leading blank lines are tolerated; any other text before the header is not.
-    while lines.peek().is_some_and(|(_, l)| l.trim().is_empty()) {
-        lines.next();
-    }
-    let (_, first) = lines.next().ok_or(ArmorError::NoHeader)?;
+    let first = loop {
+        let (_, line) = next().ok_or(ArmorError::NoHeader)?;
+        if !line.trim().is_empty() {
+            break line;
+        }
+    };
     let label = first
         .trim_end()
         .strip_prefix("-----BEGIN ")
@@ -104,7 +154,7 @@ pub fn decode(input: &[u8]) -> Result<(BlockKind, Vec<u8>), ArmorError> {
     }
     // Armor headers ("Key: value") up to a blank line.
     loop {
-        let (n, line) = lines.next().ok_or(ArmorError::NoBlankLine)?;
+        let (n, line) = next().ok_or(ArmorError::NoBlankLine)?;
         if line.trim().is_empty() {
             break;
         }
@@ -119,7 +169,7 @@ pub fn decode(input: &[u8]) -> Result<(BlockKind, Vec<u8>), ArmorError> {
     let mut body = String::new();
     let mut checksum: Option<(usize, &str)> = None;
     let mut found_footer = false;
-    for (n, line) in lines.by_ref() {
+    while let Some((n, line)) = next() {
         let line = line.trim_end();
         if line.is_empty() {
             continue;
@@ -153,9 +203,6 @@ pub fn decode(input: &[u8]) -> Result<(BlockKind, Vec<u8>), ArmorError> {
     }
     if !found_footer {
         return Err(ArmorError::MissingFooter(kind.label()));
-    }
-    if let Some((n, _)) = lines.find(|(_, l)| !l.trim().is_empty()) {
-        return Err(ArmorError::TrailingGarbage(n + 1));
     }
     let engine = base64::engine::general_purpose::STANDARD;
     let data = engine
@@ -297,6 +344,72 @@ mod tests {
         ));
         let blank_after = format!("{}\n\n", sample());
         assert!(decode(blank_after.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn concatenated_blocks() {
+        let a = encode(BlockKind::Signature, b"first");
+        let b = encode(BlockKind::Signature, b"second");
+        let expected = vec![
+            (BlockKind::Signature, b"first".to_vec()),
+            (BlockKind::Signature, b"second".to_vec()),
+        ];
+        // As `cat a.asc b.asc` makes them, with blank lines between or around, CRLF.
+        for text in [
+            format!("{a}{b}"),
+            format!("\n{a}\n \t\n{b}\n\n"),
+            format!("{a}{b}").replace('\n', "\r\n"),
+        ] {
+            assert_eq!(decode_all(text.as_bytes()).unwrap(), expected, "{text}");
+        }
+        assert_eq!(
+            decode_all(a.as_bytes()).unwrap(),
+            vec![(BlockKind::Signature, b"first".to_vec())]
+        );
+        // Where one block is expected (key files), a second is refused.
+        assert!(matches!(
+            decode(format!("{a}{b}").as_bytes()),
+            Err(ArmorError::TrailingGarbage(_))
+        ));
+    }
+
+    #[test]
+    fn adversarial_text_between_or_after_blocks() {
+        let a = encode(BlockKind::Signature, b"first");
+        let b = encode(BlockKind::Signature, b"second");
+        let lines_of_a = a.lines().count();
+        let between = format!("{a}garbage\n{b}");
+        assert_eq!(
+            decode_all(between.as_bytes()),
+            Err(ArmorError::TrailingGarbage(lines_of_a + 1))
+        );
+        let after = format!("{a}{b}garbage\n");
+        assert_eq!(
+            decode_all(after.as_bytes()),
+            Err(ArmorError::TrailingGarbage(2 * lines_of_a + 1))
+        );
+        // The second block is held to every rule the first is.
+        let crc_line = b.lines().find(|l| l.starts_with('=')).unwrap();
+        let bad_crc = format!("{a}{}", b.replace(crc_line, "=AAAA"));
+        assert!(matches!(
+            decode_all(bad_crc.as_bytes()),
+            Err(ArmorError::BadChecksum { .. })
+        ));
+        let no_footer = format!("{a}{}", b.replace("-----END PGP SIGNATURE-----\n", ""));
+        assert_eq!(
+            decode_all(no_footer.as_bytes()),
+            Err(ArmorError::MissingFooter("PGP SIGNATURE"))
+        );
+        let cut_header = format!(
+            "{a}{}",
+            b.replace(
+                "-----BEGIN PGP SIGNATURE-----",
+                "-----BEGIN PGP SIGNATURE----"
+            )
+        );
+        assert_eq!(decode_all(cut_header.as_bytes()), Err(ArmorError::NoHeader));
+        let not_ascii = format!("{a}é\n{b}");
+        assert_eq!(decode_all(not_ascii.as_bytes()), Err(ArmorError::NotAscii));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //!   primary, subkey binding for a subkey) with SHA-256 or stronger, a
 //!   hashed creation time, no unknown critical subpacket and not expired;
 //! - the key expires `KeyExpirationTime` after its creation, per that binding;
+//!   a later self-signature may shorten, extend or remove that expiry, which
+//!   does not change whether the key was fit when it signed: [`expiry_at`]
+//!   tells the expiry in force at any time (at signing time, now), and
+//!   [`signing_expiry`] until when a certificate can sign at all;
 //! - a hard revocation (no reason, "compromised", or any unknown reason) is
 //!   fatal whenever it was made; a soft one ("superseded", "retired") only
 //!   from its own creation time on. Revocations are honoured whatever their
@@ -209,24 +213,11 @@ pub fn fit_to_sign(cert: &Cert, component: Component<'_>, t: u64) -> Result<Fitn
                     check_revocation(sig, t, &mut revoked_later)?;
                 }
             }
-            let binding = sub
-                .signatures
-                .iter()
-                .filter(|s| {
-                    s.typ() == Some(SignatureType::SubkeyBinding) && self_sig_acceptable(s, t)
-                })
-                .filter(|s| s.verify_subkey_binding(primary, subkey).is_ok())
-                .max_by_key(|s| created(s))
-                .ok_or(KeyProblem::NoSelfSignature)?;
+            let binding = subkey_binding(cert, sub, t).ok_or(KeyProblem::NoSelfSignature)?;
             if !has_sign_flag(binding) {
                 return Err(KeyProblem::NotSigningCapable);
             }
-            let backsig_ok = binding.embedded_signature().is_some_and(|back| {
-                back.typ() == Some(SignatureType::KeyBinding)
-                    && strong_hash(back.hash_alg())
-                    && back.verify_primary_key_binding(subkey, primary).is_ok()
-            });
-            if !backsig_ok {
+            if !has_back_signature(cert, sub, binding) {
                 return Err(KeyProblem::MissingBackSignature);
             }
             let own = expiry(u64::from(subkey.created_at().as_secs()), binding);
@@ -261,6 +252,26 @@ fn primary_binding(cert: &Cert, t: u64) -> Result<(&Signature, Fitness), KeyProb
             check_revocation(sig, t, &mut revoked_later)?;
         }
     }
+    let binding = newest_primary_binding(cert, t).ok_or(KeyProblem::NoSelfSignature)?;
+    let expires = expiry(u64::from(primary.created_at().as_secs()), binding);
+    if let Some(at) = expires.filter(|&at| at <= t) {
+        return Err(KeyProblem::Expired(at));
+    }
+    Ok((
+        binding,
+        Fitness {
+            expires,
+            revoked_later,
+        },
+    ))
+}
+
+/// The primary key's binding at `t`: its newest valid direct-key
+/// signature or User ID self-certification made at or before `t` (a User
+/// ID whose newest self-certification is older than a revocation of it
+/// does not count).
+fn newest_primary_binding(cert: &Cert, t: u64) -> Option<&Signature> {
+    let primary = &cert.key.primary_key;
     let mut candidates: Vec<&Signature> = cert
         .key
         .details
@@ -294,21 +305,93 @@ fn primary_binding(cert: &Cert, t: u64) -> Result<(&Signature, Fitness), KeyProb
             }
         }
     }
-    let binding = candidates
-        .into_iter()
+    candidates.into_iter().max_by_key(|s| created(s))
+}
+
+/// A subkey's binding at `t`: its newest valid subkey binding signature
+/// made at or before `t`.
+fn subkey_binding<'a>(cert: &Cert, sub: &'a SignedPublicSubKey, t: u64) -> Option<&'a Signature> {
+    sub.signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && self_sig_acceptable(s, t))
+        .filter(|s| {
+            s.verify_subkey_binding(&cert.key.primary_key, &sub.key)
+                .is_ok()
+        })
         .max_by_key(|s| created(s))
-        .ok_or(KeyProblem::NoSelfSignature)?;
-    let expires = expiry(u64::from(primary.created_at().as_secs()), binding);
-    if let Some(at) = expires.filter(|&at| at <= t) {
-        return Err(KeyProblem::Expired(at));
+}
+
+/// Whether a signing subkey's binding carries a valid primary-key binding
+/// (back-)signature.
+fn has_back_signature(cert: &Cert, sub: &SignedPublicSubKey, binding: &Signature) -> bool {
+    binding.embedded_signature().is_some_and(|back| {
+        back.typ() == Some(SignatureType::KeyBinding)
+            && strong_hash(back.hash_alg())
+            && back
+                .verify_primary_key_binding(&sub.key, &cert.key.primary_key)
+                .is_ok()
+    })
+}
+
+/// When `component` expires by the newest self-signatures made at or
+/// before `t` (a subkey expires with its primary at the latest); `None`
+/// when it does not. With `t` the time a signature was made, this is the
+/// expiry in force at signing time; with `t` now, the one in force now,
+/// which GnuPG reports — a later self-signature may have shortened,
+/// extended or removed it. Revocation and flags play no part here.
+pub fn expiry_at(cert: &Cert, component: Component<'_>, t: u64) -> Result<Option<u64>, KeyProblem> {
+    let primary_created = u64::from(cert.key.primary_key.created_at().as_secs());
+    let binding = newest_primary_binding(cert, t).ok_or(KeyProblem::NoSelfSignature)?;
+    let primary = expiry(primary_created, binding);
+    let Component::Subkey(sub) = component else {
+        return Ok(primary);
+    };
+    let binding = subkey_binding(cert, sub, t).ok_or(KeyProblem::NoSelfSignature)?;
+    let own = expiry(u64::from(sub.key.created_at().as_secs()), binding);
+    Ok(match (own, primary) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+/// Until when `cert` can make data signatures, by its newest
+/// self-signatures at `t`: the latest expiry among its unrevoked
+/// components bound for signing (the primary with the signing flag;
+/// subkeys with it and a back-signature), each capped by the primary's.
+/// `Ok(None)`: one of them never expires. An error when nothing in it is
+/// bound for signing at `t`, or the primary key is revoked.
+pub fn signing_expiry(cert: &Cert, t: u64) -> Result<Option<u64>, KeyProblem> {
+    let primary = &cert.key.primary_key;
+    let mut later = None;
+    for sig in &cert.key.details.revocation_signatures {
+        if sig.typ() == Some(SignatureType::KeyRevocation) && sig.verify_key(primary).is_ok() {
+            check_revocation(sig, t, &mut later)?;
+        }
     }
-    Ok((
-        binding,
-        Fitness {
-            expires,
-            revoked_later,
-        },
-    ))
+    let binding = newest_primary_binding(cert, t).ok_or(KeyProblem::NoSelfSignature)?;
+    let mut until: Vec<Option<u64>> = Vec::new();
+    if has_sign_flag(binding) {
+        until.push(expiry_at(cert, Component::Primary, t)?);
+    }
+    for sub in &cert.key.public_subkeys {
+        let revoked = sub.signatures.iter().any(|sig| {
+            sig.typ() == Some(SignatureType::SubkeyRevocation)
+                && sig.verify_subkey_binding(primary, &sub.key).is_ok()
+                && check_revocation(sig, t, &mut None).is_err()
+        });
+        let signs = subkey_binding(cert, sub, t)
+            .is_some_and(|b| has_sign_flag(b) && has_back_signature(cert, sub, b));
+        if signs && !revoked {
+            until.push(expiry_at(cert, Component::Subkey(sub), t)?);
+        }
+    }
+    if until.is_empty() {
+        return Err(KeyProblem::NotSigningCapable);
+    }
+    if until.contains(&None) {
+        return Ok(None);
+    }
+    Ok(until.into_iter().flatten().max())
 }
 
 /// Applies one cryptographically valid revocation to a signature made at `t`.
