@@ -162,20 +162,24 @@ pub fn measure(ctx: &Ctx) -> anyhow::Result<Measured> {
     for (case, row) in cases.iter().zip(&rows) {
         let Some(goals) = case.goals else { continue };
         // CPU time against wall time, in runs of their own: how much of the
-        // machine verify got, and how fast it hashes per CPU-second.
+        // machine verify got, and how fast it hashes per CPU-second; the
+        // peers' CPU time is their time on a free core (they run serially),
+        // which the estimates use when other processes share the machine.
+        let runs = ctx.reps.min(3);
         let cpu = if have_pinwheel {
             cpu_profile(
                 &Side::new(
                     "pinwheel verify",
                     vec![trust.verify_command(ctx, &case.dir)?],
                 ),
-                ctx.reps.min(3),
+                runs,
             )
         } else {
             Err(Ctx::missing("verify"))
         };
-        notes.push(cpu_note(ctx, case, &cpu));
-        targets.extend(case_targets(case, row, &limit, &cpu, goals));
+        let peer_cpu = cpu_profile(&peer(&trust, &case.dir), runs);
+        notes.push(cpu_note(ctx, case, &cpu, &peer_cpu));
+        targets.extend(case_targets(case, row, &limit, &cpu, &peer_cpu, goals));
     }
     trust.stop_agents();
     notes.extend(targets.iter().map(Target::note));
@@ -213,8 +217,21 @@ fn peer(trust: &Trust, dir: &Path) -> Side {
 
 const PEER: &str = "gpg --verify + sha256sum -c";
 
-fn cpu_note(ctx: &Ctx, case: &Case, cpu: &Result<CpuProfile, String>) -> String {
-    match cpu {
+fn cpu_note(
+    ctx: &Ctx,
+    case: &Case,
+    cpu: &Result<CpuProfile, String>,
+    peer_cpu: &Result<CpuProfile, String>,
+) -> String {
+    let peer = match peer_cpu {
+        Ok(c) => format!(
+            " The peers, in as many runs: {} of CPU time per run, {} hashed per CPU-second.",
+            fmt_duration(c.cpu / c.runs.max(1) as u32),
+            fmt_rate(c.rate_per_cpu(case.bytes()))
+        ),
+        Err(why) => format!(" The peers' CPU use not measured: {why}."),
+    };
+    let own = match cpu {
         Ok(c) => format!(
             "CPU use, {} more runs on {}: {} of CPU time ({} of it system time, {:.0}%) per {} of wall time, i.e. {:.2} of the {} cores on average (load average {}, other processes share the machine); {} hashed per CPU-second.",
             c.runs,
@@ -229,7 +246,8 @@ fn cpu_note(ctx: &Ctx, case: &Case, cpu: &Result<CpuProfile, String>) -> String 
             fmt_rate(c.rate_per_cpu(case.bytes()))
         ),
         Err(why) => format!("CPU use on {} not measured: {why}.", case.input),
-    }
+    };
+    own + &peer
 }
 
 /// The two targets of one input: against the peers and against its limit.
@@ -238,6 +256,7 @@ fn case_targets(
     row: &Row,
     limit: &Limit,
     cpu: &Result<CpuProfile, String>,
+    peer_cpu: &Result<CpuProfile, String>,
     (gpg_goal, limit_goal): (&str, &str),
 ) -> Vec<Target> {
     let mut targets = Vec::new();
@@ -248,14 +267,19 @@ fn case_targets(
     match (row.median("pinwheel verify"), row.median(PEER)) {
         (Some(p), Some(g)) => {
             let ratio = g.as_secs_f64() / p.as_secs_f64();
+            // The peers on a free core: their CPU time per run (they run one
+            // process at a time), else their wall time.
+            let alone = peer_cpu.as_ref().map_or(g.as_secs_f64(), |c| {
+                c.cpu.as_secs_f64() / c.runs.max(1) as f64
+            });
             let ceiling = limit
                 .best_rate()
-                .map(|best| g.as_secs_f64() / (bytes as f64 / (best * usable)));
+                .map(|best| alone / (bytes as f64 / (best * usable)));
             let close = match ceiling {
                 Some(c) if c < 5.0 => format!(
-                    "out of reach on this machine: even at the limit ({}) verify would be {c:.1}× the peers, whose `sha256sum` hashes at {} on one core; {}",
+                    "out of reach on this machine: even at the limit ({}) verify would be {c:.1}× the peers, whose `sha256sum` hashes at {} per CPU-second; {}",
                     limit.describe_for(usable),
-                    fmt_rate(bytes as f64 / g.as_secs_f64()),
+                    fmt_rate(bytes as f64 / alone),
                     if usable < 1.5 {
                         "one file's SHA-256 is serial, so only a faster single-core SHA-256 would close it."
                     } else {
@@ -263,7 +287,7 @@ fn case_targets(
                     }
                 ),
                 _ => gap(&per_cpu.map_or(String::new(), |r| {
-                    format!("≈ {:.1}×", g.as_secs_f64() / (bytes as f64 / (r * usable)))
+                    format!("≈ {:.1}×", alone / (bytes as f64 / (r * usable)))
                 })),
             };
             targets.push(Target::measured(
