@@ -1,8 +1,8 @@
 //! The bench's generated inputs, under `target/bench/`: synthetic lock
-//! directories, wheel indexes of small real wheels and sdists, and a large
-//! index of seeded random files. Each generator leaves a stamp naming its
-//! parameters and reuses the directory when the stamp matches, so a second
-//! run does not rewrite 2 GiB.
+//! directories, wheel indexes of small real wheels and sdists, and indexes
+//! of seeded random files (many of varied sizes, a few large ones, one huge
+//! one). Each generator leaves a stamp naming its parameters and reuses the
+//! directory when the stamp matches, so a second run does not rewrite 2 GiB.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,11 +83,29 @@ pub fn random_index(
     seed: u64,
 ) -> anyhow::Result<Vec<IndexFile>> {
     let params = format!("random-index total={total} count={count} seed={seed}");
-    if let Some(files) = read_stamp(dir, &params) {
+    write_index(dir, &params, &split_sizes(total, count, seed), seed)
+}
+
+/// An index of random files of exactly `sizes` bytes, in that order (e.g.
+/// a few large files and some small ones, or one huge file), named and
+/// filled like [`random_index`]'s.
+pub fn sized_index(dir: &Path, sizes: &[u64], seed: u64) -> anyhow::Result<Vec<IndexFile>> {
+    let listed: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    let params = format!("sized-index sizes={} seed={seed}", listed.join(","));
+    write_index(dir, &params, sizes, seed)
+}
+
+/// The files of `sizes` in `dir`, reused when its stamp says `params`.
+fn write_index(
+    dir: &Path,
+    params: &str,
+    sizes: &[u64],
+    seed: u64,
+) -> anyhow::Result<Vec<IndexFile>> {
+    if let Some(files) = read_stamp(dir, params) {
         return Ok(files);
     }
     fresh_dir(dir)?;
-    let sizes = split_sizes(total, count, seed);
     let files: anyhow::Result<Vec<IndexFile>> = sizes
         .par_iter()
         .enumerate()
@@ -102,7 +120,7 @@ pub fn random_index(
         })
         .collect();
     let files = files?;
-    write_stamp(dir, &params, &files)?;
+    write_stamp(dir, params, &files)?;
     Ok(files)
 }
 
@@ -392,6 +410,19 @@ mod tests {
             fs_err::metadata(&stamp).unwrap().modified().unwrap(),
             before,
             "regenerated"
+        );
+        let sized = sized_index(&tmp.path().join("sized"), &[70_000, 0, 5], 9).unwrap();
+        assert_eq!(
+            sized.iter().map(|f| f.size).collect::<Vec<_>>(),
+            [70_000, 0, 5]
+        );
+        for f in &sized {
+            let on_disk = tmp.path().join("sized").join(&f.path);
+            assert_eq!(Sha256::of_file(&on_disk).unwrap(), f.sha256);
+        }
+        assert_eq!(
+            sized_index(&tmp.path().join("sized"), &[70_000, 0, 5], 9).unwrap(),
+            sized
         );
         let sub = subset_index(&dir, &a, &tmp.path().join("sub"), 2).unwrap();
         assert_eq!(sub.len(), 2);

@@ -1,7 +1,9 @@
 //! Bench: `cargo xtask verify` (signature + every hash) against
 //! `gpg --verify` followed by `sha256sum -c` on indexes of 128 MiB, 512 MiB
-//! and 2 GiB of seeded random files, beside the machine's physical limit
-//! (single-core SHA-256 rate × cores); and signature checking alone,
+//! and 2 GiB of seeded random files of mixed sizes, of 8 × 128 MiB beside
+//! small files, and of one 1 GiB file, each beside its physical limit
+//! (single-core SHA-256 rate × the cores its biggest file lets it use);
+//! and signature checking alone,
 //! `cargo xtask verify-signature` against `gpgv` and `sqv`. The lists are
 //! signed by a bench key made with gpg in a GNUPGHOME inside the work
 //! directory (never the user's keyring).
@@ -19,9 +21,15 @@ use super::{goals, Ctx, Measured};
 
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
-/// (directory, file count) for the verify inputs; the smaller ones are
-/// hard-linked subsets of the 2 GiB one.
+/// Files in the 2 GiB index of mixed sizes; the 128 MiB and 512 MiB ones
+/// are hard-linked subsets of it.
 const FILES_2G: usize = 256;
+/// The index of a few large files: this many of 128 MiB, beside
+/// `FEW_SMALL` files of `FEW_SMALL_TOTAL` bytes in all (like a demo's
+/// wheels).
+const FEW_LARGE: usize = 8;
+const FEW_SMALL: usize = 32;
+const FEW_SMALL_TOTAL: u64 = 12 * MIB;
 
 /// The bench's signing key and the trust root made from it.
 pub struct Trust {
@@ -39,146 +47,281 @@ pub struct Trust {
     pub root: PathBuf,
 }
 
-pub fn measure(ctx: &Ctx) -> anyhow::Result<Measured> {
-    let title = "verify: signature and every hash of the index";
-    let intro = "`cargo xtask verify` (pinned key, threshold 1, expiry, scope, then every file hashed) against `gpg --verify` of the list followed by `sha256sum -c` in the index, on seeded random files (8 MiB on average). The files are in the page cache after the warm-up, so this measures hashing, not the disk.";
+/// One input of the verify comparison.
+struct Case {
+    dir: PathBuf,
+    files: Vec<IndexFile>,
+    /// The table's input column.
+    input: String,
+    /// Whether the row belongs to the scaling plot (the mixed indexes,
+    /// which grow by file count at one mean size).
+    plotted: bool,
+    /// The targets it measures: against the peers, against its limit.
+    goals: Option<(&'static str, &'static str)>,
+}
+
+impl Case {
+    fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    fn sizes(&self) -> Vec<u64> {
+        self.files.iter().map(|f| f.size).collect()
+    }
+}
+
+/// The verify inputs: the mixed indexes (128 MiB and 512 MiB are subsets
+/// of the 2 GiB one), a few large files beside small ones (where a split
+/// that ignores sizes leaves the large ones to one core), one huge file.
+fn cases(ctx: &Ctx) -> anyhow::Result<Vec<Case>> {
     let big = ctx.work.join("index-2g");
     let files = inputs::random_index(&big, 2 * GIB, FILES_2G, 2)?;
-    let trust = Trust::prepare(ctx)?;
-    let mut inputs_list = Vec::new();
+    let mut cases = Vec::new();
     for (name, count) in [("index-128m", FILES_2G / 16), ("index-512m", FILES_2G / 4)] {
         let dir = ctx.work.join(name);
         let subset = inputs::subset_index(&big, &files, &dir, count)?;
-        inputs_list.push((dir, subset));
+        cases.push(Case {
+            input: mixed_label(&subset),
+            dir,
+            files: subset,
+            plotted: true,
+            goals: None,
+        });
     }
-    inputs_list.push((big, files));
+    cases.push(Case {
+        input: mixed_label(&files),
+        dir: big,
+        files,
+        plotted: true,
+        goals: Some((goals::VERIFY_GPG, goals::VERIFY_LIMIT)),
+    });
+    let mut sizes = vec![128 * MIB; FEW_LARGE];
+    sizes.extend(inputs::split_sizes(FEW_SMALL_TOTAL, FEW_SMALL, 7));
+    let dir = ctx.work.join("index-8x128m");
+    let files = inputs::sized_index(&dir, &sizes, 7)?;
+    cases.push(Case {
+        input: format!(
+            "{} MiB: {FEW_LARGE} × 128 MiB + {FEW_SMALL} small files",
+            sizes.iter().sum::<u64>() / MIB
+        ),
+        dir,
+        files,
+        plotted: false,
+        goals: Some((goals::VERIFY_FEW_GPG, goals::VERIFY_FEW_LIMIT)),
+    });
+    let dir = ctx.work.join("index-1g");
+    let files = inputs::sized_index(&dir, &[GIB], 11)?;
+    cases.push(Case {
+        input: "1024 MiB, 1 file".to_owned(),
+        dir,
+        files,
+        plotted: false,
+        goals: Some((goals::VERIFY_ONE_GPG, goals::VERIFY_ONE_LIMIT)),
+    });
+    Ok(cases)
+}
+
+fn mixed_label(files: &[IndexFile]) -> String {
+    let bytes: u64 = files.iter().map(|f| f.size).sum();
+    format!("{} MiB, {} files", bytes / MIB, files.len())
+}
+
+pub fn measure(ctx: &Ctx) -> anyhow::Result<Measured> {
+    let title = "verify: signature and every hash of the index";
+    let intro = format!("`cargo xtask verify` (pinned key, threshold 1, expiry, scope, then every file hashed) against `gpg --verify` of the list followed by `sha256sum -c` in the index, on seeded random files: indexes of many files (8 MiB on average), one of {FEW_LARGE} files of 128 MiB beside {FEW_SMALL} small ones (about 384 KiB), and one of a single 1 GiB file. The files are in the page cache after the warm-up, so this measures hashing, not the disk. Each index has its own limit: its bytes at the best single-core SHA-256 rate on every core, or, when one file is more than a core's share, on as many cores as its total is a multiple of its biggest file (one file hashes on one core).");
+    let cases = cases(ctx)?;
+    let trust = Trust::prepare(ctx)?;
     let have_pinwheel = ctx.has_command("verify");
     let mut rows = Vec::new();
-    for (dir, files) in &inputs_list {
-        trust.sign_index(ctx, dir, files)?;
-        let bytes: u64 = files.iter().map(|f| f.size).sum();
+    for case in &cases {
+        trust.sign_index(ctx, &case.dir, &case.files)?;
         let pinwheel = if have_pinwheel {
             Ok(Side::new(
                 "pinwheel verify",
-                vec![trust.verify_command(ctx, dir)?],
+                vec![trust.verify_command(ctx, &case.dir)?],
             ))
         } else {
             Err(Ctx::missing("verify"))
         };
-        let peer = Side::new(
-            "gpg --verify + sha256sum -c",
-            vec![
-                duct::cmd!(
-                    "gpg",
-                    "--homedir",
-                    &trust.verifier_home,
-                    "--batch",
-                    "--verify",
-                    dir.join("sha256sums.txt.asc"),
-                    dir.join("sha256sums.txt")
-                ),
-                duct::cmd!("sha256sum", "-c", "--quiet", "--strict", "sha256sums.txt").dir(dir),
-            ],
-        );
-        let input = format!("{} MiB, {} files", bytes / MIB, files.len());
-        rows.push(run_row(
+        let row = run_row(
             ctx,
-            input,
-            (bytes / MIB) as f64,
-            vec![pinwheel, Ok(peer)],
-        ));
+            case.input.clone(),
+            (case.bytes() / MIB) as f64,
+            vec![pinwheel, Ok(peer(&trust, &case.dir))],
+        );
+        rows.push(Row {
+            size: row.size.filter(|_| case.plotted),
+            ..row
+        });
     }
-    trust.stop_agents();
 
     let mut notes = Vec::new();
     let limit = physical_limit(ctx);
     notes.push(limit.describe());
     let mut targets = Vec::new();
-    if let (Some(row), Some((big_dir, big_files))) = (rows.last(), inputs_list.last()) {
-        let bytes: u64 = big_files.iter().map(|f| f.size).sum();
+    for (case, row) in cases.iter().zip(&rows) {
+        let Some(goals) = case.goals else { continue };
         // CPU time against wall time, in runs of their own: how much of the
-        // machine verify got, and how fast it hashes per CPU-second.
+        // machine verify got, and how fast it hashes per CPU-second; the
+        // peers' CPU time is their time on a free core (they run serially),
+        // which the estimates use when other processes share the machine.
+        let runs = ctx.reps.min(3);
         let cpu = if have_pinwheel {
             cpu_profile(
-                &Side::new("pinwheel verify", vec![trust.verify_command(ctx, big_dir)?]),
-                ctx.reps.min(3),
+                &Side::new(
+                    "pinwheel verify",
+                    vec![trust.verify_command(ctx, &case.dir)?],
+                ),
+                runs,
             )
         } else {
             Err(Ctx::missing("verify"))
         };
-        match &cpu {
-            Ok(c) => notes.push(format!(
-                "CPU use, {} more runs on 2 GiB: {} of CPU time ({} of it system time) per {} of wall time, i.e. {:.2} of the {} cores on average (load average {}, other processes share the machine); {} hashed per CPU-second.",
-                c.runs,
-                fmt_duration(c.cpu),
-                fmt_duration(c.system),
-                fmt_duration(c.wall),
-                c.cores_used(),
-                ctx.machine.cores,
-                super::measure::load_average().unwrap_or_else(|| "unknown".to_owned()),
-                fmt_rate(c.rate_per_cpu(bytes))
-            )),
-            Err(why) => notes.push(format!("CPU use not measured: {why}.")),
-        }
-        let per_cpu = cpu.as_ref().ok().map(|c| c.rate_per_cpu(bytes));
-        let cores = ctx.machine.cores as f64;
-        // What the machine's cores would give at the measured per-CPU rate.
-        let gap = |what: &str| gap_text(per_cpu, &limit, &cpu, ctx.machine.cores, what);
-        match (
-            row.median("pinwheel verify"),
-            row.median("gpg --verify + sha256sum -c"),
-        ) {
-            (Some(p), Some(g)) => {
-                let ratio = g.as_secs_f64() / p.as_secs_f64();
-                let estimate = per_cpu.map_or(String::new(), |r| {
-                    format!("≈ {:.1}×", g.as_secs_f64() / (bytes as f64 / (r * cores)))
-                });
-                targets.push(Target::measured(
-                    goals::VERIFY_GPG,
-                    format!("{ratio:.2}× ({} vs {})", fmt_duration(p), fmt_duration(g)),
-                    ratio >= 5.0,
-                    gap(&estimate),
-                ));
-            }
-            (None, _) => {}
-            (Some(_), None) => targets.push(Target::not_measured(
-                goals::VERIFY_GPG,
-                "gpg --verify + sha256sum -c did not run (see the table)".to_owned(),
-            )),
-        }
-        if let (Some(p), Some(best)) = (row.median("pinwheel verify"), limit.best_rate()) {
-            let rate = bytes as f64 / p.as_secs_f64();
-            let share = rate / (best * cores) * 100.0;
-            let estimate = per_cpu.map_or(String::new(), |r| {
-                format!(
-                    "≈ {:.0}% of the limit",
-                    (r * cores) / (best * cores) * 100.0
-                )
-            });
-            targets.push(Target::measured(
-                goals::VERIFY_LIMIT,
-                format!(
-                    "{} = {share:.1}% of {}",
-                    fmt_rate(rate),
-                    fmt_rate(best * cores)
-                ),
-                share >= 80.0,
-                gap(&estimate),
-            ));
-        }
+        let peer_cpu = cpu_profile(&peer(&trust, &case.dir), runs);
+        notes.push(cpu_note(ctx, case, &cpu, &peer_cpu));
+        targets.extend(case_targets(case, row, &limit, &cpu, &peer_cpu, goals));
     }
+    trust.stop_agents();
     notes.extend(targets.iter().map(Target::note));
     let panel = panel("verify", "index size (MiB)", &rows);
     Ok(Measured {
         section: Section {
             title: title.to_owned(),
-            intro: intro.to_owned(),
+            intro,
             body: Body::Timings(rows),
             notes,
         },
         panel,
         targets,
     })
+}
+
+/// `gpg --verify` of the list, then `sha256sum -c` in the index.
+fn peer(trust: &Trust, dir: &Path) -> Side {
+    Side::new(
+        PEER,
+        vec![
+            duct::cmd!(
+                "gpg",
+                "--homedir",
+                &trust.verifier_home,
+                "--batch",
+                "--verify",
+                dir.join("sha256sums.txt.asc"),
+                dir.join("sha256sums.txt")
+            ),
+            duct::cmd!("sha256sum", "-c", "--quiet", "--strict", "sha256sums.txt").dir(dir),
+        ],
+    )
+}
+
+const PEER: &str = "gpg --verify + sha256sum -c";
+
+fn cpu_note(
+    ctx: &Ctx,
+    case: &Case,
+    cpu: &Result<CpuProfile, String>,
+    peer_cpu: &Result<CpuProfile, String>,
+) -> String {
+    let peer = match peer_cpu {
+        Ok(c) => format!(
+            " The peers, in as many runs: {} of CPU time per run, {} hashed per CPU-second.",
+            fmt_duration(c.cpu / c.runs.max(1) as u32),
+            fmt_rate(c.rate_per_cpu(case.bytes()))
+        ),
+        Err(why) => format!(" The peers' CPU use not measured: {why}."),
+    };
+    let own = match cpu {
+        Ok(c) => format!(
+            "CPU use, {} more runs on {}: {} of CPU time ({} of it system time, {:.0}%) per {} of wall time, i.e. {:.2} of the {} cores on average (load average {}, other processes share the machine); {} hashed per CPU-second.",
+            c.runs,
+            case.input,
+            fmt_duration(c.cpu),
+            fmt_duration(c.system),
+            c.system_share() * 100.0,
+            fmt_duration(c.wall),
+            c.cores_used(),
+            ctx.machine.cores,
+            super::measure::load_average().unwrap_or_else(|| "unknown".to_owned()),
+            fmt_rate(c.rate_per_cpu(case.bytes()))
+        ),
+        Err(why) => format!("CPU use on {} not measured: {why}.", case.input),
+    };
+    own + &peer
+}
+
+/// The two targets of one input: against the peers and against its limit.
+fn case_targets(
+    case: &Case,
+    row: &Row,
+    limit: &Limit,
+    cpu: &Result<CpuProfile, String>,
+    peer_cpu: &Result<CpuProfile, String>,
+    (gpg_goal, limit_goal): (&str, &str),
+) -> Vec<Target> {
+    let mut targets = Vec::new();
+    let bytes = case.bytes();
+    let usable = limit.usable_cores(&case.sizes());
+    let per_cpu = cpu.as_ref().ok().map(|c| c.rate_per_cpu(bytes));
+    let gap = |what: &str| gap_text(per_cpu, limit, cpu, usable, what);
+    match (row.median("pinwheel verify"), row.median(PEER)) {
+        (Some(p), Some(g)) => {
+            let ratio = g.as_secs_f64() / p.as_secs_f64();
+            // The peers on a free core: their CPU time per run (they run one
+            // process at a time), else their wall time.
+            let alone = peer_cpu.as_ref().map_or(g.as_secs_f64(), |c| {
+                c.cpu.as_secs_f64() / c.runs.max(1) as f64
+            });
+            let ceiling = limit
+                .best_rate()
+                .map(|best| alone / (bytes as f64 / (best * usable)));
+            let close = match ceiling {
+                Some(c) if c < 5.0 => format!(
+                    "out of reach on this machine: even at the limit ({}) verify would be {c:.1}× the peers, whose `sha256sum` hashes at {} per CPU-second; {}",
+                    limit.describe_for(usable),
+                    fmt_rate(bytes as f64 / alone),
+                    if usable < 1.5 {
+                        "one file's SHA-256 is serial, so only a faster single-core SHA-256 would close it."
+                    } else {
+                        "only a faster SHA-256 per core or more cores would close it."
+                    }
+                ),
+                _ => gap(&per_cpu.map_or(String::new(), |r| {
+                    format!("≈ {:.1}×", alone / (bytes as f64 / (r * usable)))
+                })),
+            };
+            targets.push(Target::measured(
+                gpg_goal,
+                format!("{ratio:.2}× ({} vs {})", fmt_duration(p), fmt_duration(g)),
+                ratio >= 5.0,
+                close,
+            ));
+        }
+        (None, _) => {}
+        (Some(_), None) => targets.push(Target::not_measured(
+            gpg_goal,
+            format!("{PEER} did not run (see the table)"),
+        )),
+    }
+    if let (Some(p), Some(best)) = (row.median("pinwheel verify"), limit.best_rate()) {
+        let rate = bytes as f64 / p.as_secs_f64();
+        let share = rate / (best * usable) * 100.0;
+        let estimate = per_cpu.map_or(String::new(), |r| {
+            format!("≈ {:.0}% of the limit", r / best * 100.0)
+        });
+        targets.push(Target::measured(
+            limit_goal,
+            format!(
+                "{} = {share:.1}% of {} ({})",
+                fmt_rate(rate),
+                fmt_rate(best * usable),
+                limit.describe_for(usable)
+            ),
+            share >= 80.0,
+            gap(&estimate),
+        ));
+    }
+    targets
 }
 
 /// Wall and CPU time of some runs of one side, summed.
@@ -196,40 +339,58 @@ impl CpuProfile {
         self.cpu.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
     }
 
+    /// The share of the CPU time spent in the kernel.
+    pub fn system_share(&self) -> f64 {
+        self.system.as_secs_f64() / self.cpu.as_secs_f64().max(1e-9)
+    }
+
     /// Bytes per CPU-second when each run processes `bytes`.
     pub fn rate_per_cpu(&self, bytes: u64) -> f64 {
         (bytes * self.runs as u64) as f64 / self.cpu.as_secs_f64().max(1e-9)
     }
 }
 
-/// What would close a miss of verify's targets, from its CPU use: the
-/// cores it did not get, or its hashing rate per core. `what` is the
-/// estimate at the measured per-CPU rate on every core.
+/// What would close a miss of one input's targets, from verify's CPU use
+/// there: the cores it did not get, or its hashing rate per core. `usable`
+/// is the cores its limit counts; `what` is the estimate at the measured
+/// per-CPU rate on those cores.
 fn gap_text(
     per_cpu: Option<f64>,
     limit: &Limit,
     cpu: &Result<CpuProfile, String>,
-    cores: usize,
+    usable: f64,
     what: &str,
 ) -> String {
     let (Some(r), Some(best), Ok(c)) = (per_cpu, limit.best_rate(), cpu) else {
         return "measure verify's CPU use (not measured in this run).".to_owned();
     };
     let share = r / best * 100.0;
-    if c.cores_used() < 0.9 * cores as f64 {
+    if c.cores_used() < 0.9 * usable {
         format!(
-            "verify hashes at {} per CPU-second ({share:.0}% of the best single-core rate) but got only {:.2} of the {cores} cores in these runs: the missing wall-clock speed is mostly CPU time other processes took (the rest is the short serial start of the run). At its per-CPU rate, {cores} free cores would give {what}. Re-run on an idle machine to confirm.",
+            "verify hashes at {} per CPU-second ({share:.0}% of the best single-core rate) but got only {:.2} of the {} core(s) its limit counts in these runs: the missing wall-clock speed is CPU time other processes took, or a core left idle (the rest is the short serial start of the run). At its per-CPU rate, {} free core(s) would give {what}. Re-run on an idle machine to tell them apart.",
             fmt_rate(r),
             c.cores_used(),
+            fmt_cores(usable),
+            fmt_cores(usable),
         )
     } else {
         format!(
-            "verify had {:.2} of the {cores} cores and hashed at {} per CPU-second, {share:.0}% of the best single-core rate (the `sha2` crate alone: {} per core). {:.0}% of its CPU time is system time, mostly read(2) copying the files out of the page cache; hashing memory-mapped files would skip that copy, and the rest is the serial start of the run (process start-up, signature, walk).",
+            "verify had {:.2} of the {} core(s) its limit counts and hashed at {} per CPU-second, {share:.0}% of the best single-core rate (the `sha2` crate alone: {} per core). {:.0}% of its CPU time is system time (mapping the large files, reading the small ones, process start-up); the rest is the serial start of the run (signature, walk).",
             c.cores_used(),
+            fmt_cores(usable),
             fmt_rate(r),
             fmt_rate(limit.sha2),
-            c.system.as_secs_f64() / c.cpu.as_secs_f64() * 100.0,
+            c.system_share() * 100.0,
         )
+    }
+}
+
+/// "2", or "1.5" for a fraction of cores.
+fn fmt_cores(cores: f64) -> String {
+    if cores.fract() == 0.0 {
+        format!("{cores:.0}")
+    } else {
+        format!("{cores:.1}")
     }
 }
 
@@ -663,6 +824,28 @@ impl Limit {
         Some(self.openssl.as_ref().copied().unwrap_or(0.0).max(self.sha2)).filter(|r| *r > 0.0)
     }
 
+    /// The cores an index of files of `sizes` can use: every core, unless
+    /// its biggest file is more than a core's share (one file hashes on one
+    /// core), then its total over its biggest file.
+    pub fn usable_cores(&self, sizes: &[u64]) -> f64 {
+        usable_cores(self.cores, sizes)
+    }
+
+    /// "best × 2 cores", "best × 1 core: one file hashes on one core".
+    pub fn describe_for(&self, usable: f64) -> String {
+        let best = fmt_rate(self.best_rate().unwrap_or(self.sha2));
+        if usable >= self.cores as f64 {
+            format!("{best} × {} cores", self.cores)
+        } else if usable <= 1.0 {
+            format!("{best} × 1 core: one file hashes on one core")
+        } else {
+            format!(
+                "{best} × {} cores: its biggest file is more than a core's share",
+                fmt_cores(usable)
+            )
+        }
+    }
+
     pub fn describe(&self) -> String {
         let openssl = match &self.openssl {
             Ok(rate) => format!(
@@ -679,6 +862,17 @@ impl Limit {
             fmt_rate(best * self.cores as f64)
         )
     }
+}
+
+/// See [`Limit::usable_cores`]: hashing `sizes` cannot take less than
+/// its total over all cores, nor less than its biggest file on one.
+pub fn usable_cores(cores: usize, sizes: &[u64]) -> f64 {
+    let total: u64 = sizes.iter().sum();
+    let biggest = sizes.iter().copied().max().unwrap_or(0);
+    if biggest == 0 {
+        return cores as f64;
+    }
+    (total as f64 / biggest as f64).clamp(1.0, cores.max(1) as f64)
 }
 
 pub fn physical_limit(ctx: &Ctx) -> Limit {
@@ -743,6 +937,35 @@ mod tests {
         };
         assert_eq!(p.cores_used(), 2.0);
         assert_eq!(p.rate_per_cpu(1000), 500.0);
+    }
+
+    #[test]
+    fn usable_cores_of_an_index() {
+        let mib = 1 << 20;
+        // Many files of varied sizes: every core.
+        assert_eq!(usable_cores(2, &[8 * mib; 256]), 2.0);
+        // A few large files: still every core while there are enough.
+        let mut few = vec![128 * mib; 8];
+        few.extend([mib; 12]);
+        assert_eq!(usable_cores(2, &few), 2.0);
+        assert_eq!(usable_cores(16, &few), (8 * 128 + 12) as f64 / 128.0);
+        // One huge file: one core, whatever the machine.
+        assert_eq!(usable_cores(2, &[1 << 30]), 1.0);
+        assert_eq!(
+            usable_cores(2, &[1 << 30, 1]),
+            1.0 + 1.0 / (1u64 << 30) as f64
+        );
+        assert_eq!(usable_cores(4, &[]), 4.0);
+        let limit = Limit {
+            openssl: Ok(2e9),
+            sha2: 1e9,
+            cores: 2,
+        };
+        assert_eq!(limit.describe_for(2.0), "2000 MB/s × 2 cores");
+        assert_eq!(
+            limit.describe_for(1.0),
+            "2000 MB/s × 1 core: one file hashes on one core"
+        );
     }
 
     #[test]
