@@ -375,7 +375,7 @@ fn gap_text(
         )
     } else {
         format!(
-            "verify had {:.2} of the {} core(s) its limit counts and hashed at {} per CPU-second, {share:.0}% of the best single-core rate (the `sha2` crate alone: {} per core). {:.0}% of its CPU time is system time (mapping the large files, reading the small ones, process start-up); the rest is the serial start of the run (signature, walk).",
+            "verify had {:.2} of the {} core(s) its limit counts and hashed at {} per CPU-second, {share:.0}% of the best single-core rate (the `sha2` crate alone: {} per CPU-second). {:.0}% of its CPU time is system time (mapping the large files, reading the small ones, process start-up); the rest is the serial start of the run (signature, walk).",
             c.cores_used(),
             fmt_cores(usable),
             fmt_rate(r),
@@ -849,14 +849,14 @@ impl Limit {
     pub fn describe(&self) -> String {
         let openssl = match &self.openssl {
             Ok(rate) => format!(
-                "`openssl speed -bytes 1048576 sha256` {} per core",
+                "`openssl speed -bytes 1048576 sha256` {} per CPU-second",
                 fmt_rate(*rate)
             ),
             Err(why) => format!("openssl speed not measured ({why})"),
         };
         let best = self.best_rate().unwrap_or(self.sha2);
         format!(
-            "Physical limit: {openssl}; the `sha2` crate in this binary {} per core; best × {} cores = {}.",
+            "Physical limit: {openssl}; the `sha2` crate in this binary {} per CPU-second; the best × {} cores = {}.",
             fmt_rate(self.sha2),
             self.cores,
             fmt_rate(best * self.cores as f64)
@@ -909,18 +909,49 @@ pub fn parse_openssl_speed(text: &str) -> Option<f64> {
     value.parse::<f64>().ok().map(|k| k * 1000.0)
 }
 
-/// Hashes 64 MiB repeatedly for about a second on one thread.
+/// Hashes 64 MiB repeatedly on one thread for about a second of its CPU
+/// time (at most three seconds of wall time), in bytes per CPU-second:
+/// like `openssl speed`, which divides by user CPU time, so that both
+/// rates hold when other processes share the cores.
 fn sha2_rate() -> f64 {
     use sha2::Digest;
     let mut buf = vec![0u8; 64 << 20];
     crate::rng::Rng::new(5).fill(&mut buf);
     let start = Instant::now();
+    let cpu_start = thread_cpu();
     let mut bytes = 0u64;
-    while start.elapsed() < Duration::from_secs(1) {
+    let cpu = loop {
         std::hint::black_box(sha2::Sha256::digest(&buf));
         bytes += buf.len() as u64;
-    }
-    bytes as f64 / start.elapsed().as_secs_f64()
+        let cpu = thread_cpu()
+            .zip(cpu_start)
+            .map(|(now, then)| now.saturating_sub(then));
+        match cpu {
+            Some(cpu) if cpu >= Duration::from_secs(1) => break cpu,
+            _ if start.elapsed() >= Duration::from_secs(3) => {
+                break cpu.filter(|c| !c.is_zero()).unwrap_or(start.elapsed())
+            }
+            _ => {}
+        }
+    };
+    bytes as f64 / cpu.as_secs_f64()
+}
+
+/// This thread's CPU time (user + system) from /proc/thread-self/stat, in
+/// the kernel's 10 ms ticks.
+fn thread_cpu() -> Option<Duration> {
+    parse_thread_cpu(&fs_err::read_to_string("/proc/thread-self/stat").ok()?)
+}
+
+/// `utime` + `stime` (fields 14 and 15) of a /proc stat line.
+fn parse_thread_cpu(stat: &str) -> Option<Duration> {
+    // The command name (field 2) may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (the state).
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 #[cfg(test)]
@@ -966,6 +997,15 @@ mod tests {
             limit.describe_for(1.0),
             "2000 MB/s × 1 core: one file hashes on one core"
         );
+    }
+
+    #[test]
+    fn thread_cpu_from_stat() {
+        let stat =
+            "5244 (a (b) c) R 5242 5242 31998 0 -1 4194304 100 0 0 0 7 3 250 31 20 0 1 0 656897";
+        assert_eq!(parse_thread_cpu(stat), Some(Duration::from_millis(100)));
+        assert_eq!(parse_thread_cpu("5244 (cat) R 1 2"), None);
+        assert!(thread_cpu().is_some());
     }
 
     #[test]
