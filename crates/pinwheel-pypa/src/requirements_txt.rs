@@ -193,11 +193,21 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// `err` as one flat line prefixed with its line number, still a refusal
+/// (exit 1) when it was one.
+fn at_line(line: usize, err: anyhow::Error) -> anyhow::Error {
+    let message = format!("line {line}: {err:#}");
+    if pinwheel_trust::failure::is_no(&err) {
+        pinwheel_trust::failure::refused(message)
+    } else {
+        anyhow::anyhow!(message)
+    }
+}
+
 fn parse_line(logical: &Logical) -> anyhow::Result<Item> {
     let (line, text) = (logical.first_line(), logical.text.as_str());
     if text.starts_with('-') {
-        return parse_option_line(line, text)
-            .map_err(|err| anyhow::anyhow!("line {line}: {err:#}"));
+        return parse_option_line(line, text).map_err(|err| at_line(line, err));
     }
     // As pip does: the requirement runs up to the first word that starts
     // with '-'; the rest are its options.
@@ -243,7 +253,7 @@ fn parse_line(logical: &Logical) -> anyhow::Result<Item> {
             format_args!("--hash of {}", requirement.name),
             value,
         )
-        .map_err(|err| anyhow::anyhow!("line {at}: {err:#}"))?;
+        .map_err(|err| at_line(at, err))?;
         if !hashes.iter().any(|h| h.sha256 == sha256) {
             hashes.push(HashOption { sha256, line: at });
         }
