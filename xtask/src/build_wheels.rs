@@ -249,7 +249,7 @@ fn build_env_digest(config: &Config, pins: &[Pin]) -> Sha256 {
         .filter(|p| p.role == Role::Bootstrap)
         .map(|p| (p.name.to_string(), p.version.to_string(), p.sha256[0]))
         .collect();
-    manifest::build_env_digest(&config.target.python, &bootstrap_ids)
+    manifest::build_env_digest(&config.first_target().python, &bootstrap_ids)
 }
 
 /// For each pin, in order, the manifest entry of its wheel when that wheel
@@ -321,7 +321,7 @@ fn build(
     let log_dir = config.root.join("target/pinwheel/logs");
     fs_err::create_dir_all(&log_dir)?;
     let markers = config
-        .target
+        .first_target()
         .marker_environment()
         .with_context(|| config.path.display().to_string())?;
     let runner = config.root.join(hooks::RUNNER);
@@ -330,7 +330,7 @@ fn build(
     let ctx = Ctx {
         build_root,
         target_hooks: hooks::Hooks {
-            python: config.target.interpreter.clone(),
+            python: PathBuf::from("/usr/bin/python3"),
             runner: runner.clone(),
             isolation: &isolation,
             interrupted,
@@ -366,7 +366,7 @@ fn build(
     if !app_jobs.is_empty() {
         progress.note("making the build venv with the bootstrap wheels");
         let wheels: Vec<(PathBuf, Sha256)> = bootstrap.wheels.values().cloned().collect();
-        env::make_venv(&config.target.interpreter, &venv, &wheels, &isolation)?;
+        env::make_venv(Path::new("/usr/bin/python3"), &venv, &wheels, &isolation)?;
         ctx.build_apps(&app_jobs, &bootstrap.set, &venv, &mut staging)?;
     }
     progress.done();

@@ -16,7 +16,8 @@ pub const CONFIG_PATH: &str = "packaging/pinwheel.toml";
 pub struct Config {
     pub root: PathBuf,
     pub path: PathBuf,
-    pub target: Target,
+    /// The Debian releases we build for, by name (in name order).
+    pub targets: BTreeMap<String, Target>,
     pub index: Index,
     pub build: Build,
     pub trust: Trust,
@@ -27,7 +28,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    target: Target,
+    targets: BTreeMap<String, Target>,
     #[serde(default)]
     index: Index,
     build: Build,
@@ -37,23 +38,72 @@ struct RawConfig {
     apps: BTreeMap<String, App>,
 }
 
-/// The environment the Debian package runs in: PEP 508 markers are
-/// evaluated against it.
+/// One Debian release we build for (`[targets.NAME]`): the suite its
+/// clean build chroot is made from, and the CPython its `python3` has.
+/// PEP 508 markers are evaluated against it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Target {
-    /// Full CPython version, e.g. "3.11.2" (Debian 12).
+    /// The target's name, the key of `[targets.NAME]` (filled in on load).
+    #[serde(skip)]
+    pub name: String,
+    /// Debian suite (codename), e.g. "bookworm", "trixie".
+    pub suite: String,
+    /// Debian architecture; only "amd64" and "arm64" are known.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    /// The Debian archive the chroot is made from.
+    #[serde(default = "default_mirror")]
+    pub mirror: String,
+    /// Full CPython version of the suite's `python3`, e.g. "3.11.2"
+    /// (bookworm) or "3.13.5" (trixie). Checked against the chroot.
     pub python: String,
-    /// Platform tag, e.g. "linux_x86_64".
-    pub platform: String,
-    /// The interpreter the virtual environment is made with.
-    pub interpreter: PathBuf,
+    /// Appended to the Debian version of every package built for this
+    /// target (default: "+NAME", e.g. `0.1.0+trixie`; "" for none).
+    #[serde(default)]
+    pub deb_version_suffix: Option<String>,
+}
+
+/// Debian suites a target may name, oldest first, with their CPython
+/// minor version (`python3`'s).
+pub const SUITES: [(&str, &str); 3] = [("bullseye", "3.9"), ("bookworm", "3.11"), ("trixie", "3.13")];
+
+fn default_architecture() -> String {
+    "amd64".to_owned()
+}
+
+/// Debian's own archive (a CDN in front of the mirrors).
+pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+
+fn default_mirror() -> String {
+    DEFAULT_MIRROR.to_owned()
 }
 
 impl Target {
     /// The PEP 508 marker environment of this target.
     pub fn marker_environment(&self) -> anyhow::Result<pep508_rs::MarkerEnvironment> {
-        pinwheel_pypa::markers::environment(&self.python, &self.platform)
+        pinwheel_pypa::markers::environment(&self.python, self.platform())
+    }
+
+    /// The wheel platform tag of the architecture, e.g. "linux_x86_64".
+    pub fn platform(&self) -> &'static str {
+        match self.architecture.as_str() {
+            "arm64" => "linux_aarch64",
+            _ => "linux_x86_64",
+        }
+    }
+
+    /// "3.11" of "3.11.2".
+    pub fn python_minor(&self) -> String {
+        self.python.splitn(3, '.').take(2).collect::<Vec<_>>().join(".")
+    }
+
+    /// What is appended to the Debian version: the configured suffix, or
+    /// "+NAME".
+    pub fn deb_version_suffix(&self) -> String {
+        self.deb_version_suffix
+            .clone()
+            .unwrap_or_else(|| format!("+{}", self.name))
     }
 }
 
@@ -154,6 +204,9 @@ pub struct App {
     /// besides a pylock.toml's `default-groups`).
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The targets this application ships to (default: every target).
+    #[serde(default)]
+    pub targets: Option<Vec<String>>,
 }
 
 impl Config {
@@ -183,18 +236,33 @@ impl Config {
         if raw.trust.threshold == 0 {
             bail!("{}: trust.threshold must be at least 1", path.display());
         }
-        if !raw
-            .target
-            .python
-            .split('.')
-            .all(|p| p.parse::<u32>().is_ok())
-            || raw.target.python.split('.').count() != 3
-        {
+        let mut targets = raw.targets;
+        if targets.is_empty() {
             bail!(
-                "{}: target.python must be a full version such as \"3.11.2\", not {:?}",
-                path.display(),
-                raw.target.python
+                "{}: no [targets.NAME] table: name at least one Debian release to build for",
+                path.display()
             );
+        }
+        for (name, target) in &mut targets {
+            target.name = name.clone();
+            check_target(path, target)?;
+        }
+        for (app_name, app) in &raw.apps {
+            for wanted in app.targets.iter().flatten() {
+                if !targets.contains_key(wanted) {
+                    bail!(
+                        "{}: apps.{app_name}.targets names {wanted:?}, which is not a target (known: {})",
+                        path.display(),
+                        targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            if app.targets.as_ref().is_some_and(Vec::is_empty) {
+                bail!(
+                    "{}: apps.{app_name}.targets is empty: name at least one target, or leave it out for all",
+                    path.display()
+                );
+            }
         }
         let epoch = raw.build.source_date_epoch;
         let zip_range =
@@ -211,7 +279,7 @@ impl Config {
         Ok(Config {
             root: root.to_path_buf(),
             path: path.to_path_buf(),
-            target: raw.target,
+            targets,
             index: raw.index,
             build: raw.build,
             trust: raw.trust,
@@ -249,10 +317,120 @@ impl Config {
         }
     }
 
+    /// The target called `name`, or an error listing the known ones.
+    pub fn target(&self, name: &str) -> anyhow::Result<&Target> {
+        self.targets.get(name).with_context(|| {
+            format!(
+                "{}: no target named {name:?} (known: {})",
+                self.path.display(),
+                self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// TRANSITIONAL: the first target, for code not yet made per target.
+    pub fn first_target(&self) -> &Target {
+        self.targets.values().next().expect("at least one target (checked on load)")
+    }
+
+    /// The targets `app` ships to, in name order.
+    pub fn targets_of(&self, app: &App) -> Vec<&Target> {
+        self.targets
+            .values()
+            .filter(|t| app.targets.as_ref().is_none_or(|names| names.contains(&t.name)))
+            .collect()
+    }
+
+    /// The targets a command works on: `--target NAME`s when given (each
+    /// must exist), else every target.
+    pub fn selected_targets(&self, names: &[String]) -> anyhow::Result<Vec<&Target>> {
+        if names.is_empty() {
+            return Ok(self.targets.values().collect());
+        }
+        let mut out: Vec<&Target> = Vec::new();
+        for name in names {
+            let target = self.target(name)?;
+            if !out.iter().any(|t| t.name == target.name) {
+                out.push(target);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     /// A path from the configuration, made absolute under the root.
     pub fn abs(&self, rel: &Path) -> PathBuf {
         self.root.join(rel)
     }
+}
+
+/// Checks one target: a known suite and architecture, a full Python
+/// version of the suite's minor version, an http(s) mirror.
+fn check_target(path: &Path, target: &Target) -> anyhow::Result<()> {
+    let name = &target.name;
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !name_ok {
+        bail!(
+            "{}: target name {name:?} must be lowercase letters, digits and '-'",
+            path.display()
+        );
+    }
+    let Some((_, minor)) = SUITES.iter().find(|(s, _)| *s == target.suite) else {
+        bail!(
+            "{}: targets.{name}.suite {:?} is not a Debian suite pinwheel knows (known: {})",
+            path.display(),
+            target.suite,
+            SUITES.map(|(s, _)| s).join(", ")
+        );
+    };
+    if !["amd64", "arm64"].contains(&target.architecture.as_str()) {
+        bail!(
+            "{}: targets.{name}.architecture {:?} is not supported (amd64, arm64)",
+            path.display(),
+            target.architecture
+        );
+    }
+    if !target.python.split('.').all(|p| p.parse::<u32>().is_ok())
+        || target.python.split('.').count() != 3
+    {
+        bail!(
+            "{}: targets.{name}.python must be a full version such as \"3.11.2\", not {:?}",
+            path.display(),
+            target.python
+        );
+    }
+    if target.python_minor() != *minor {
+        bail!(
+            "{}: targets.{name}.python {:?} is not Python {minor}, the python3 of Debian {}",
+            path.display(),
+            target.python,
+            target.suite
+        );
+    }
+    if !(target.mirror.starts_with("http://") || target.mirror.starts_with("https://"))
+        || target.mirror.contains(char::is_whitespace)
+    {
+        bail!(
+            "{}: targets.{name}.mirror {:?} is not an http(s) URL",
+            path.display(),
+            target.mirror
+        );
+    }
+    if let Some(suffix) = &target.deb_version_suffix {
+        let ok = suffix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+.~".contains(&b));
+        if !ok {
+            bail!(
+                "{}: targets.{name}.deb-version-suffix {suffix:?} may hold only letters, digits, '+', '.' and '~'",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 pub use pinwheel_pypa::one_line;
@@ -262,10 +440,14 @@ mod tests {
     use super::*;
 
     const GOOD: &str = r#"
-[target]
+[targets.bookworm]
+suite = "bookworm"
 python = "3.11.2"
-platform = "linux_x86_64"
-interpreter = "/usr/bin/python3"
+
+[targets.trixie]
+suite = "trixie"
+python = "3.13.5"
+deb-version-suffix = "~deb13"
 
 [build]
 source-date-epoch = 1700000000
@@ -298,7 +480,15 @@ lock = "packaging/demo/uv.lock"
     #[test]
     fn good() {
         let config = parse(GOOD).unwrap();
-        assert_eq!(config.target.python, "3.11.2");
+        let bookworm = config.target("bookworm").unwrap();
+        assert_eq!(bookworm.python, "3.11.2");
+        assert_eq!(bookworm.platform(), "linux_x86_64");
+        assert_eq!(bookworm.mirror, DEFAULT_MIRROR);
+        assert_eq!(bookworm.deb_version_suffix(), "+bookworm");
+        assert_eq!(config.target("trixie").unwrap().deb_version_suffix(), "~deb13");
+        let demo = config.app("demo").unwrap();
+        let names: Vec<&str> = config.targets_of(demo).iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["bookworm", "trixie"]);
         assert_eq!(config.index.url, "https://pypi.org/simple/");
         assert!(config.app("demo").is_ok());
         let err = config.app("nope").unwrap_err().to_string();
@@ -367,5 +557,48 @@ lock = "packaging/demo/uv.lock"
     fn short_python_version() {
         let text = GOOD.replace("\"3.11.2\"", "\"3.11\"");
         assert!(format!("{:#}", parse(&text).unwrap_err()).contains("full version"));
+    }
+
+    fn error(text: &str) -> String {
+        let err = parse(text).unwrap_err();
+        assert_eq!(pinwheel_trust::failure::exit_code(&err), 2, "{err:#}");
+        let msg = format!("{err:#}");
+        assert!(msg.contains("pinwheel.toml") && !msg.contains('\n'), "{msg}");
+        msg
+    }
+
+    #[test]
+    fn adversarial_unknown_suite() {
+        let msg = error(&GOOD.replace("suite = \"trixie\"", "suite = \"trixy\""));
+        assert!(msg.contains("targets.trixie.suite \"trixy\" is not a Debian suite"), "{msg}");
+    }
+
+    #[test]
+    fn adversarial_python_of_another_release() {
+        let msg = error(&GOOD.replace("\"3.13.5\"", "\"3.11.2\""));
+        assert!(msg.contains("targets.trixie.python \"3.11.2\" is not Python 3.13"), "{msg}");
+    }
+
+    #[test]
+    fn adversarial_app_names_an_unknown_target() {
+        let msg = error(&format!("{GOOD}targets = [\"bookworm\", \"buster\"]\n"));
+        assert!(msg.contains("apps.demo.targets names \"buster\", which is not a target (known: bookworm, trixie)"), "{msg}");
+        let config = parse(&format!("{GOOD}targets = [\"trixie\"]\n")).unwrap();
+        let demo = config.app("demo").unwrap();
+        assert_eq!(config.targets_of(demo).len(), 1);
+        let msg = format!("{:#}", config.selected_targets(&["sid".into()]).unwrap_err());
+        assert!(msg.contains("no target named \"sid\""), "{msg}");
+    }
+
+    #[test]
+    fn adversarial_no_targets_and_bad_suffix() {
+        let start = GOOD.find("[targets.bookworm]").unwrap();
+        let end = GOOD.find("[build]").unwrap();
+        let msg = error(&format!("{}{}", &GOOD[..start], &GOOD[end..]));
+        assert!(msg.contains("no [targets.NAME]"), "{msg}");
+        let msg = error(&GOOD.replace("\"~deb13\"", "\"+deb 13\""));
+        assert!(msg.contains("deb-version-suffix"), "{msg}");
+        let msg = error(&GOOD.replace("suite = \"trixie\"", "suite = \"trixie\"\nmirror = \"ftp://x\""));
+        assert!(msg.contains("mirror"), "{msg}");
     }
 }

@@ -108,8 +108,8 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
                 "{}: {} application(s), target CPython {} on {}",
                 config.path.display(),
                 config.apps.len(),
-                config.target.python,
-                config.target.platform
+                config.first_target().python,
+                config.first_target().platform()
             );
         }
         Command::Test(a) => a.run(root)?,

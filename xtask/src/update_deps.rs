@@ -168,7 +168,7 @@ pub fn plan(
         &format!("{CONFIG_PATH}: apps.{name}.groups"),
     )?;
     let env = config
-        .target
+        .first_target()
         .marker_environment()
         .with_context(|| config.path.display().to_string())?;
     let wheel_only = app
@@ -207,8 +207,8 @@ pub fn plan(
         lock: lock_label,
         lock_sha256: Sha256::of(&bytes),
         target: target_text(
-            &config.target.python,
-            config.target.platform.trim_start_matches("linux_"),
+            &config.first_target().python,
+            config.first_target().platform().trim_start_matches("linux_"),
         ),
     };
     let contents = requirements_txt::render(&header, &pins);
@@ -274,8 +274,8 @@ fn plan_build_requirements(
         )));
     }
     let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
-        &config.target.python,
-        &config.target.platform,
+        &config.first_target().python,
+        config.first_target().platform(),
         None,
     )?;
     let wheels = build_requirements::read_index(index)?;

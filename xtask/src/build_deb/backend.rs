@@ -58,8 +58,8 @@ pub fn backend_pins(
 
     // The newest compatible wheel of each project in the verified list.
     let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
-        &config.target.python,
-        &config.target.platform,
+        &config.first_target().python,
+        config.first_target().platform(),
         None,
     )?;
     let mut newest: BTreeMap<pep508_rs::PackageName, (WheelFilename, String, Sha256)> =
@@ -105,7 +105,7 @@ pub fn backend_pins(
             },
         );
     }
-    let env = config.target.marker_environment()?;
+    let env = config.first_target().marker_environment()?;
     let closure = match set.needs(&requires, &env) {
         Ok(Needs::Ready(closure)) => closure,
         Ok(Needs::Waiting(waiting)) => bail!("build backend wheels without metadata: {waiting:?}"),

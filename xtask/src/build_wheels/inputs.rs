@@ -97,7 +97,7 @@ fn bootstrap_pins(config: &Config) -> anyhow::Result<Vec<Pin>> {
     let format = Format::detect(&path, text).with_context(|| label.clone())?;
     let lock = lockfile::parse(&label, format, text)?;
     let env = config
-        .target
+        .first_target()
         .marker_environment()
         .with_context(|| config.path.display().to_string())?;
     let how = "build backends must be built from source: pick versions with an sdist";

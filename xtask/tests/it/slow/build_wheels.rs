@@ -108,7 +108,7 @@ impl Fixture {
         write(
             "packaging/pinwheel.toml",
             &format!(
-                "[target]\npython = \"3.11.2\"\nplatform = \"linux_x86_64\"\ninterpreter = \"/usr/bin/python3\"\n\n\
+                "[targets.bookworm]\nsuite = \"bookworm\"\npython = \"3.11.2\"\n\n\
                  [index]\nurl = \"{}\"\nallowed-hosts = []\n\n[build]\nsource-date-epoch = 1704067200\n\n\
                  [trust]\nkeys = \"packaging/keys\"\nfingerprints = []\nthreshold = 1\nscope = \"test/wheels-index\"\nexpiry-days = 30\n\n\
                  [bootstrap]\ndir = \"packaging/bootstrap\"\nlock = \"packaging/bootstrap/uv.lock\"\n\n\
