@@ -28,6 +28,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
     targets: BTreeMap<String, Target>,
     #[serde(default)]
     index: Index,
