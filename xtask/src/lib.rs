@@ -23,6 +23,7 @@ pub mod verify_signature;
 
 // Shared by the commands.
 pub mod build_requirements;
+pub mod chroot;
 pub mod config;
 pub mod root;
 
