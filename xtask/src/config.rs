@@ -22,6 +22,7 @@ pub struct Config {
     pub build: Build,
     pub trust: Trust,
     pub bootstrap: Bootstrap,
+    pub debian: Debian,
     pub apps: BTreeMap<String, App>,
 }
 
@@ -36,7 +37,20 @@ struct RawConfig {
     trust: Trust,
     bootstrap: Bootstrap,
     #[serde(default)]
+    debian: Debian,
+    #[serde(default)]
     apps: BTreeMap<String, App>,
+}
+
+/// The Debian source package (`[debian]`): one `debian/` builds every
+/// application as a binary package of its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Debian {
+    /// The source package's name; when given, debian/control's `Source`
+    /// and debian/changelog must say the same.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// One Debian release we build for (`[targets.NAME]`): the suite its
@@ -208,6 +222,24 @@ pub struct App {
     /// The targets this application ships to (default: every target).
     #[serde(default)]
     pub targets: Option<Vec<String>>,
+    /// Whether the virtual environment sees Debian's dist-packages (for
+    /// modules only Debian packages provide, such as `apt_pkg` from
+    /// python3-apt); the packages that provide them go in `depends`.
+    #[serde(default)]
+    pub system_site_packages: bool,
+    /// Debian packages the binary package depends on besides Python
+    /// (written into its debian/control stanza by `add-app`; checked).
+    #[serde(default)]
+    pub depends: Vec<String>,
+    /// Whether the project's version must map (PEP 440 → Debian) to the
+    /// upstream part of debian/changelog's version. Components versioned
+    /// only by the source package say false.
+    #[serde(default = "yes")]
+    pub check_version: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Config {
@@ -285,6 +317,7 @@ impl Config {
             build: raw.build,
             trust: raw.trust,
             bootstrap: raw.bootstrap,
+            debian: raw.debian,
             apps: raw.apps,
         })
     }
