@@ -463,6 +463,14 @@ fn check_target(path: &Path, target: &Target) -> anyhow::Result<()> {
                 path.display()
             );
         }
+        // dpkg sorts "1.0~rc1~deb13" after "1.0~deb13": a suffix starting
+        // with '~' would let a release candidate outrank its release.
+        if !suffix.is_empty() && !suffix.starts_with('+') {
+            bail!(
+                "{}: targets.{name}.deb-version-suffix {suffix:?} must start with '+' (a '~' suffix breaks dpkg's order of pre-releases)",
+                path.display()
+            );
+        }
     }
     Ok(())
 }
@@ -481,7 +489,7 @@ python = "3.11.2"
 [targets.trixie]
 suite = "trixie"
 python = "3.13.5"
-deb-version-suffix = "~deb13"
+deb-version-suffix = "+deb13"
 
 [build]
 source-date-epoch = 1700000000
@@ -519,7 +527,7 @@ lock = "packaging/demo/uv.lock"
         assert_eq!(bookworm.platform(), "linux_x86_64");
         assert_eq!(bookworm.mirror, DEFAULT_MIRROR);
         assert_eq!(bookworm.deb_version_suffix(), "+bookworm");
-        assert_eq!(config.target("trixie").unwrap().deb_version_suffix(), "~deb13");
+        assert_eq!(config.target("trixie").unwrap().deb_version_suffix(), "+deb13");
         let demo = config.app("demo").unwrap();
         let names: Vec<&str> = config.targets_of(demo).iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["bookworm", "trixie"]);
@@ -630,7 +638,7 @@ lock = "packaging/demo/uv.lock"
         let end = GOOD.find("[build]").unwrap();
         let msg = error(&format!("{}{}", &GOOD[..start], &GOOD[end..]));
         assert!(msg.contains("no [targets.NAME]"), "{msg}");
-        let msg = error(&GOOD.replace("\"~deb13\"", "\"+deb 13\""));
+        let msg = error(&GOOD.replace("\"+deb13\"", "\"+deb 13\""));
         assert!(msg.contains("deb-version-suffix"), "{msg}");
         let msg = error(&GOOD.replace("suite = \"trixie\"", "suite = \"trixie\"\nmirror = \"ftp://x\""));
         assert!(msg.contains("mirror"), "{msg}");
