@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 
 use pinwheel_trust::failure;
 use xtask::{
-    add_app, build_deb, build_wheels, check_reproducible, config, proof, refresh_index, requirements, sdist,
-    sign, sync_wheels, update_deps, verify, verify_signature,
+    add_app, build_deb, build_wheels, check_reproducible, config, proof, refresh_index,
+    requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
 };
 
 #[derive(Debug, Parser)]
