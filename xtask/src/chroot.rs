@@ -123,6 +123,12 @@ pub struct Bind {
     pub writable: bool,
 }
 
+/// The cache name of `target`'s chroot with `flavor`:
+/// `<suite>-<arch>-<flavor>-<key12>` (see `chroot/cache.rs`).
+pub fn name(target: &crate::config::Target, flavor: &Flavor) -> String {
+    cache::Spec::new(&target.suite, &target.architecture, flavor).name()
+}
+
 /// Makes (or reuses) the chroot of `target` with `flavor` under
 /// [`cache_dir`]. `refresh` remakes it.
 pub fn prepare(
@@ -539,6 +545,38 @@ mod tests {
         if std::env::var_os(CACHE_ENV).is_none() {
             assert_eq!(cache_dir(Path::new("/r")), Path::new("/r/target/chroots"));
         }
+    }
+
+    #[test]
+    fn replaced_chroots_are_removed_unless_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path();
+        let spec = cache::Spec::new("bookworm", "amd64", &Flavor::Runtime);
+        let name = spec.name();
+        let old = "bookworm-amd64-runtime-000000000000";
+        let busy = "bookworm-amd64-runtime-111111111111";
+        let other_kind = "trixie-amd64-runtime-000000000000";
+        for dir in [name.as_str(), old, busy, other_kind] {
+            fs_err::create_dir_all(cache.join(dir).join("root/etc")).unwrap();
+        }
+        fs_err::write(cache.join(format!("{old}.log")), "log").unwrap();
+        fs_err::create_dir(cache.join(format!("{old}.mnt"))).unwrap();
+        fs_err::create_dir(cache.join(format!(".tmp-{old}-killed"))).unwrap();
+        let _in_use = cache::try_lock(cache, busy).unwrap().unwrap();
+        remove_replaced(cache, &spec, &name, Mode::Root, Path::new("/nonexistent")).unwrap();
+        for kept in [name.as_str(), busy, other_kind] {
+            assert!(cache.join(kept).is_dir(), "{kept}");
+        }
+        for gone in [
+            old.to_owned(),
+            format!("{old}.log"),
+            format!("{old}.mnt"),
+            format!(".tmp-{old}-killed"),
+        ] {
+            assert!(!cache.join(&gone).exists(), "{gone}");
+        }
+        // Lock files stay: a waiter may hold the old one open.
+        assert!(cache.join(format!("{old}.lock")).is_file());
     }
 
     #[test]
