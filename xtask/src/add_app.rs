@@ -67,7 +67,15 @@ impl Args {
         let dir = self.relative_dir(root)?;
         let (pyproject, lock) = find_project(root, &dir)?;
         let project = read_project(&root.join(&pyproject), &pyproject)?;
-        let outputs = self.plan(&config, &control, &control_text, &dir, &pyproject, &lock, &project)?;
+        let outputs = self.plan(
+            &config,
+            &control,
+            &control_text,
+            &dir,
+            &pyproject,
+            &lock,
+            &project,
+        )?;
         // Nothing exists yet that we would overwrite.
         for (path, _) in &outputs[2..] {
             if root.join(path).exists() {
@@ -234,7 +242,10 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 fn find_project(root: &Path, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let pyproject = dir.join("pyproject.toml");
     if !root.join(&pyproject).is_file() {
-        bail!("{}: no pyproject.toml in the application directory", dir.display());
+        bail!(
+            "{}: no pyproject.toml in the application directory",
+            dir.display()
+        );
     }
     let mut locks = Vec::new();
     let mut names: Vec<String> = fs_err::read_dir(root.join(dir))?
@@ -440,7 +451,11 @@ fn quote(s: &str) -> String {
 fn list(items: &[String]) -> String {
     format!(
         "[{}]",
-        items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|s| quote(s))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -490,7 +505,10 @@ mod tests {
             scripts: vec![],
         };
         let page = manual_page("my-tool", "my-app", &project);
-        assert!(page.contains("my\\-tool \\- starts with a dot \\\\ and \\-"), "{page}");
+        assert!(
+            page.contains("my\\-tool \\- starts with a dot \\\\ and \\-"),
+            "{page}"
+        );
         assert!(page.starts_with(".TH MY\\-TOOL 1"), "{page}");
     }
 }

@@ -54,7 +54,10 @@ impl Control {
             if binaries.iter().any(|b: &Binary| b.package == package) {
                 bail!("{label}: binary package {package} is listed twice");
             }
-            let depends = stanza.get("Depends").map(relation_names).unwrap_or_default();
+            let depends = stanza
+                .get("Depends")
+                .map(relation_names)
+                .unwrap_or_default();
             binaries.push(Binary { package, depends });
         }
         Ok(Control { source, binaries })
@@ -172,7 +175,11 @@ Description: apt demo
         let control = Control::parse(CONTROL_TEXT, "debian/control").unwrap();
         assert_eq!(control.source, "pinwheel-demo");
         assert_eq!(
-            control.binaries.iter().map(|b| b.package.as_str()).collect::<Vec<_>>(),
+            control
+                .binaries
+                .iter()
+                .map(|b| b.package.as_str())
+                .collect::<Vec<_>>(),
             ["pinwheel-demo", "pinwheel-apt-demo"]
         );
         assert_eq!(

@@ -12,6 +12,7 @@ pub mod add_app;
 pub mod build_deb;
 pub mod build_wheels;
 pub mod check_reproducible;
+pub mod chroot_command;
 pub mod refresh_index;
 pub mod requirements;
 pub mod sdist;

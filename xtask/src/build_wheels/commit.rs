@@ -8,14 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 use anyhow::Context;
 
 use super::file_name;
-use super::Current;
 use super::inputs::Pin;
 use super::manifest::{self, Entry, Manifest};
 use super::staging::Built;
+use super::Current;
 use crate::fresh::{self, Mode};
 use crate::refresh_index;
 use pinwheel_pypa::sdist_filename::SdistFormat;
@@ -71,7 +70,10 @@ pub fn commit(
         }
         fresh::write_atomic(&files.join(&wheel_name), &fs_err::read(&b.wheel)?)?;
         let build_env = *record.envs.get(b.target.as_str()).with_context(|| {
-            format!("{wheel_name}: built for target {}, which has no build environment", b.target)
+            format!(
+                "{wheel_name}: built for target {}, which has no build environment",
+                b.target
+            )
         })?;
         let entry = Entry {
             file: file.clone(),
