@@ -13,8 +13,11 @@
 
 pub mod poetry;
 pub mod pylock;
+pub mod python_range;
 pub mod requirements_txt;
 pub mod uv;
+
+pub use python_range::PythonRange;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -106,8 +109,11 @@ pub struct Lock {
     /// Sorted by name, then version.
     pub packages: Vec<Package>,
     pub selection: Selection,
-    /// The Python versions the lock was made for (uv.lock, pylock.toml).
-    pub requires_python: Option<pep440_rs::VersionSpecifiers>,
+    /// The Python versions the lock was made for: uv.lock's and
+    /// pylock.toml's `requires-python` (PEP 440 specifiers), poetry.lock's
+    /// `[metadata] python-versions` (a Poetry constraint); none in a
+    /// requirements.txt.
+    pub requires_python: Option<PythonRange>,
     /// The environments the lock was resolved for, when it says (uv.lock's
     /// `supported-markers`, or its `resolution-markers`; pylock.toml's
     /// `environments`): the target must match one of them.

@@ -57,7 +57,7 @@ pub fn collect(config: &Config, app: Option<&str>, target: &Target) -> anyhow::R
         if !ships {
             continue;
         }
-        let path = requirements_path(&config.root, name, &target.name);
+        let path = crate::update_deps::layout::requirements_path(&config.root, name, &target.name);
         let label = path
             .strip_prefix(&config.root)
             .unwrap_or(&path)
@@ -94,14 +94,6 @@ pub fn collect(config: &Config, app: Option<&str>, target: &Target) -> anyhow::R
     }
     pins.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     Ok(pins)
-}
-
-/// `requirements/<app>/<target>/requirements.txt` under `root`.
-fn requirements_path(root: &std::path::Path, app: &str, target: &str) -> std::path::PathBuf {
-    root.join("requirements")
-        .join(app)
-        .join(target)
-        .join("requirements.txt")
 }
 
 /// The sdists of the bootstrap lock's production closure for the target.
