@@ -57,7 +57,7 @@ pub fn collect(config: &Config, app: Option<&str>, target: &Target) -> anyhow::R
         if !ships {
             continue;
         }
-        let path = crate::update_deps::layout::requirements_path(&config.root, name, &target.name);
+        let path = crate::update_deps::requirements_path(&config.root, name, &target.name);
         let label = path
             .strip_prefix(&config.root)
             .unwrap_or(&path)
