@@ -120,9 +120,19 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let mut runs = Vec::new();
     for target in &targets {
         let pins = inputs::collect(&config, options.app.as_deref(), target)?;
-        let chroot = chroot::prepare(root, target, &flavor, false)?;
-        let env = target_env(&config, target, &chroot, &pins, runner);
-        drop(chroot);
+        let recorded = match chroot::recorded(root, target, &flavor)? {
+            Some(recorded) if recorded.python == target.python => recorded,
+            // None cached, or an interpreter the configuration does not
+            // name: prepare makes it, or refuses naming both versions.
+            _ => {
+                let chroot = chroot::prepare(root, target, &flavor, false)?;
+                chroot::Recorded {
+                    python: chroot.python.clone(),
+                    packages: chroot.packages.clone(),
+                }
+            }
+        };
+        let env = target_env(&config, target, &recorded, &pins, runner);
         let tags = CompatibleTags::for_target(&target.python, target.platform(), None)?;
         runs.push(TargetRun {
             target,
@@ -145,6 +155,8 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
         .map(|r| (r.target.name.as_str(), r.env.digest))
         .collect();
     let prune = prunes(options);
+    let configured: Vec<&str> = config.targets.keys().map(String::as_str).collect();
+    let mut checked = BTreeMap::new();
 
     // SIGINT (and SIGTERM) stop fetches and builds, and we clean up: the
     // first one sets the flag, a second one exits at once.
@@ -157,7 +169,16 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let mut build_root: Option<env::BuildRoot> = None;
     let mut compared: Vec<(String, Current, staging::Built)> = Vec::new();
     for run in &runs {
-        let status = current_wheels(&index, &manifest, run, &envs, &staging, options)?;
+        let status = current_wheels(
+            &index,
+            &manifest,
+            run,
+            &envs,
+            &staging,
+            options,
+            &configured,
+            &mut checked,
+        )?;
         let plan = Plan::new(&run.pins, status, &rebuild, options)?;
         if plan.todo.is_empty() {
             continue;
@@ -180,7 +201,11 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
             None => build_root.insert(env::BuildRoot::acquire(Path::new(env::BUILD_ROOT))?),
         };
         let chroot = chroot::prepare(root, run.target, &flavor, false)?;
-        let now = target_env(&config, run.target, &chroot, &run.pins, runner);
+        let now = chroot::Recorded {
+            python: chroot.python.clone(),
+            packages: chroot.packages.clone(),
+        };
+        let now = target_env(&config, run.target, &now, &run.pins, runner);
         if now.digest != run.env.digest {
             bail!(
                 "target {}: its chroot changed while build-wheels ran ({}); run it again",
@@ -274,7 +299,7 @@ pub fn chroot_flavor(root: &Path) -> anyhow::Result<chroot::Flavor> {
 fn target_env(
     config: &Config,
     target: &Target,
-    chroot: &chroot::Chroot,
+    chroot: &chroot::Recorded,
     pins: &[Pin],
     runner: Sha256,
 ) -> TargetEnv {
@@ -416,6 +441,7 @@ fn rebuild_names(
 /// that target is part of this run; as recorded otherwise); else a pure
 /// wheel built earlier in this run. `--verify-reproducible` looks in the
 /// index only.
+#[allow(clippy::too_many_arguments)]
 fn current_wheels(
     index: &Path,
     manifest: &Manifest,
@@ -423,10 +449,12 @@ fn current_wheels(
     envs: &BTreeMap<&str, Sha256>,
     staging: &Staging,
     options: &Options,
+    configured: &[&str],
+    checked: &mut BTreeMap<String, Option<Sha256>>,
 ) -> anyhow::Result<Vec<Option<Current>>> {
     let mut out = Vec::new();
     for pin in &run.pins {
-        let mut found = up_to_date(index, manifest, pin, run, envs)?;
+        let mut found = up_to_date(index, manifest, pin, run, envs, configured, checked)?;
         if found.is_none() && !options.verify_reproducible {
             found = staging
                 .built()
@@ -462,6 +490,8 @@ fn up_to_date(
     pin: &Pin,
     run: &TargetRun,
     envs: &BTreeMap<&str, Sha256>,
+    configured: &[&str],
+    checked: &mut BTreeMap<String, Option<Sha256>>,
 ) -> anyhow::Result<Option<Current>> {
     let version = pin.version.to_string();
     for entry in manifest.for_package(pin.name.as_ref(), &version) {
@@ -474,13 +504,15 @@ fn up_to_date(
         }
         let fresh = match envs.get(entry.target.as_str()) {
             Some(digest) => &entry.build_env == digest,
-            // Built in a target outside this run: its own run judges it.
-            None => entry.target != run.target.name,
+            // Built in a configured target outside this run: its own run
+            // judges it. A target no longer configured (or none recorded)
+            // vouches for nothing.
+            None => configured.contains(&entry.target.as_str()),
         };
         if !fresh {
             continue;
         }
-        if intact(index, entry)? {
+        if intact(index, entry, checked)? {
             return Ok(Some(Current {
                 path: index.join(&entry.file),
                 label: entry.file.clone(),
@@ -492,15 +524,24 @@ fn up_to_date(
 }
 
 /// Whether the entry's wheel and sdist are in the index with their hashes.
-fn intact(index: &Path, entry: &Entry) -> anyhow::Result<bool> {
+/// `checked` remembers each file's hash for the run (several targets share
+/// pure wheels and every sdist).
+fn intact(
+    index: &Path,
+    entry: &Entry,
+    checked: &mut BTreeMap<String, Option<Sha256>>,
+) -> anyhow::Result<bool> {
     for (file, sha) in [
         (&entry.file, &entry.sha256),
         (&entry.sdist, &entry.sdist_sha256),
     ] {
         let path = index.join(file);
-        match Sha256::of_file(&path) {
-            Ok(found) if &found == sha => {}
-            Ok(_) => {
+        let found = checked
+            .entry(file.clone())
+            .or_insert_with(|| Sha256::of_file(&path).ok());
+        match found {
+            Some(found) if found == sha => {}
+            Some(_) => {
                 eprintln!(
                     "warning: {} does not match {}; rebuilding",
                     path.display(),
@@ -508,7 +549,7 @@ fn intact(index: &Path, entry: &Entry) -> anyhow::Result<bool> {
                 );
                 return Ok(false);
             }
-            Err(_) => return Ok(false),
+            None => return Ok(false),
         }
     }
     Ok(true)

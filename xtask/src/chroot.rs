@@ -602,3 +602,41 @@ mod tests {
         assert_eq!(argv.last().map(String::as_str), Some("mmdebstrap"));
     }
 }
+
+/// What a complete cached chroot recorded when it was made: its python3's
+/// full version and its package list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub python: String,
+    pub packages: BTreeMap<String, String>,
+}
+
+impl Recorded {
+    /// See [`Chroot::toolchain`].
+    pub fn toolchain(&self) -> BTreeMap<String, String> {
+        packages::toolchain(&self.packages)
+    }
+}
+
+/// The record of `target`'s cached chroot with `flavor`, read without
+/// taking its lock or entering it (a few small reads): for decisions that
+/// build nothing, such as whether every wheel is current. `None` when no
+/// complete chroot is cached; whoever builds calls [`prepare`], which
+/// checks the interpreter itself.
+pub fn recorded(
+    root: &Path,
+    target: &crate::config::Target,
+    flavor: &Flavor,
+) -> anyhow::Result<Option<Recorded>> {
+    let dir = cache_dir(root).join(name(target, flavor));
+    if cache::found(&dir) != cache::Found::Complete {
+        return Ok(None);
+    }
+    let python = fs_err::read_to_string(dir.join("python-version"))?
+        .trim()
+        .to_owned();
+    let list = dir.join("packages.txt");
+    let packages = packages::parse(&fs_err::read_to_string(&list)?)
+        .with_context(|| list.display().to_string())?;
+    Ok(Some(Recorded { python, packages }))
+}

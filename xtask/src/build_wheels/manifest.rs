@@ -35,7 +35,9 @@ pub struct Entry {
     pub sdist: String,
     #[serde(with = "sha_text")]
     pub sdist_sha256: Sha256,
-    /// The target (`[targets.NAME]`) whose chroot built it.
+    /// The target (`[targets.NAME]`) whose chroot built it (empty in a
+    /// manifest written before targets: such a wheel is never current).
+    #[serde(default)]
     pub target: String,
     /// See [`build_env_digest`].
     #[serde(with = "sha_text")]
