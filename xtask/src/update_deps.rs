@@ -406,13 +406,26 @@ fn check_ranges(
 }
 
 /// The pins of the previous file, if there is one (an unreadable one is
-/// said so in the review).
+/// said so in the review). A target's first file is reviewed against the
+/// application's file of the old layout, when there is one, so that moving
+/// to one file per target shows what changes for each target.
 fn read_previous(path: &Path) -> anyhow::Result<Option<Result<Pins, String>>> {
-    match fs_err::read_to_string(path) {
-        Ok(text) => Ok(Some(Pins::parse(&text).map_err(|err| format!("{err:#}")))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err.into()),
+    let old_layout = path
+        .parent()
+        .and_then(Path::parent)
+        .zip(path.file_name())
+        .map(|(app_dir, name)| app_dir.join(name));
+    for candidate in std::iter::once(path.to_path_buf()).chain(old_layout) {
+        if fs_err::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
+        match fs_err::read_to_string(&candidate) {
+            Ok(text) => return Ok(Some(Pins::parse(&text).map_err(|err| format!("{err:#}")))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err.into()),
+        }
     }
+    Ok(None)
 }
 
 /// A build-requirements.txt that cannot be made.

@@ -1293,7 +1293,13 @@ fn an_application_narrowed_to_one_target_loses_the_others_files() {
 fn the_old_layout_is_removed_and_stale_in_check() {
     let repo = Repo::new();
     assert_eq!(repo.run(&[]).code, 0);
-    std::fs::write(repo.path("requirements/extras/requirements.txt"), "old\n").unwrap();
+    // The old file: the application's pins for CPython 3.11.2.
+    std::fs::copy(
+        repo.path(EXTRAS),
+        repo.path("requirements/extras/requirements.txt"),
+    )
+    .unwrap();
+    std::fs::remove_file(repo.path(EXTRAS_TRIXIE)).unwrap();
     std::fs::write(
         repo.path("requirements/extras/build-requirements.txt"),
         "old\n",
@@ -1332,6 +1338,13 @@ fn the_old_layout_is_removed_and_stale_in_check() {
     assert_eq!(repo.snapshot(), before);
     let run = repo.run(&[]);
     assert_eq!(run.code, 0, "{run:?}");
+    // A target's first file is reviewed against the old one.
+    assert!(
+        run.stdout.contains(&format!(
+            "{EXTRAS_TRIXIE}: updated (7 packages, target trixie)\n  removed    tomli "
+        )),
+        "{run:?}"
+    );
     for gone in [
         "requirements/extras/requirements.txt",
         "requirements/extras/build-requirements.txt",
