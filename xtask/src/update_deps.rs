@@ -24,9 +24,11 @@
 //! with the command that re-locks (`--relock` runs it, uv or poetry).
 //!
 //! Everything is computed before anything is written: an error in one
-//! application leaves every file untouched. Files of the layout with one
-//! file per application, and of targets an application no longer ships
-//! to, are removed (said so). When wheels are missing, every
+//! application leaves every file untouched. Files of targets an
+//! application no longer ships to are removed, and those of the layout
+//! with one file per application once a run writes every target of the
+//! application (said so; a target's first file is reviewed against
+//! them). When wheels are missing, every
 //! requirements.txt is still written (`build-wheels` builds from it), each
 //! build-requirements.txt that cannot be made is left as it is, and the
 //! run exits 1 naming the packages, the target and the `build-wheels`
@@ -136,8 +138,12 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
     let (build_outputs, not_made) = plan_build_requirements(&config, &planned)?;
     // 3. Files no longer written.
     let mut stale_files = Vec::new();
-    for (name, app, _) in &work {
-        stale_files.extend(layout::stale_files(&config, name, app)?);
+    for (name, app, targets) in &work {
+        // The old layout goes once every target's files replace it.
+        let every_target = targets.len() == config.targets_of(app).len();
+        for file in layout::stale_files(&config, name, app)? {
+            stale_files.push((file, every_target));
+        }
     }
     // 4. Write, or check.
     let mut stale = Vec::new();
@@ -170,9 +176,15 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
             n.reason
         );
     }
-    for file in &stale_files {
+    for (file, every_target) in &stale_files {
         let rel = relative(&config.root, &file.path);
         match mode {
+            Mode::Write if file.target_dir.is_none() && !every_target => {
+                println!(
+                    "{rel}: stale ({}); kept until `{COMMAND}` writes every target",
+                    file.why
+                );
+            }
             Mode::Write => {
                 layout::remove(file)?;
                 println!("{rel}: removed ({})", file.why);
