@@ -24,9 +24,11 @@
 //! with the command that re-locks (`--relock` runs it, uv or poetry).
 //!
 //! Everything is computed before anything is written: an error in one
-//! application leaves every file untouched. Files of the layout with one
-//! file per application, and of targets an application no longer ships
-//! to, are removed (said so). When wheels are missing, every
+//! application leaves every file untouched. Files of targets an
+//! application no longer ships to are removed, and those of the layout
+//! with one file per application once a run writes every target of the
+//! application (said so; a target's first file is reviewed against
+//! them). When wheels are missing, every
 //! requirements.txt is still written (`build-wheels` builds from it), each
 //! build-requirements.txt that cannot be made is left as it is, and the
 //! run exits 1 naming the packages, the target and the `build-wheels`
@@ -136,8 +138,12 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
     let (build_outputs, not_made) = plan_build_requirements(&config, &planned)?;
     // 3. Files no longer written.
     let mut stale_files = Vec::new();
-    for (name, app, _) in &work {
-        stale_files.extend(layout::stale_files(&config, name, app)?);
+    for (name, app, targets) in &work {
+        // The old layout goes once every target's files replace it.
+        let every_target = targets.len() == config.targets_of(app).len();
+        for file in layout::stale_files(&config, name, app)? {
+            stale_files.push((file, every_target));
+        }
     }
     // 4. Write, or check.
     let mut stale = Vec::new();
@@ -170,9 +176,15 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
             n.reason
         );
     }
-    for file in &stale_files {
+    for (file, every_target) in &stale_files {
         let rel = relative(&config.root, &file.path);
         match mode {
+            Mode::Write if file.target_dir.is_none() && !every_target => {
+                println!(
+                    "{rel}: stale ({}); kept until `{COMMAND}` writes every target",
+                    file.why
+                );
+            }
             Mode::Write => {
                 layout::remove(file)?;
                 println!("{rel}: removed ({})", file.why);
@@ -406,13 +418,26 @@ fn check_ranges(
 }
 
 /// The pins of the previous file, if there is one (an unreadable one is
-/// said so in the review).
+/// said so in the review). A target's first file is reviewed against the
+/// application's file of the old layout, when there is one, so that moving
+/// to one file per target shows what changes for each target.
 fn read_previous(path: &Path) -> anyhow::Result<Option<Result<Pins, String>>> {
-    match fs_err::read_to_string(path) {
-        Ok(text) => Ok(Some(Pins::parse(&text).map_err(|err| format!("{err:#}")))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err.into()),
+    let old_layout = path
+        .parent()
+        .and_then(Path::parent)
+        .zip(path.file_name())
+        .map(|(app_dir, name)| app_dir.join(name));
+    for candidate in std::iter::once(path.to_path_buf()).chain(old_layout) {
+        if fs_err::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
+        match fs_err::read_to_string(&candidate) {
+            Ok(text) => return Ok(Some(Pins::parse(&text).map_err(|err| format!("{err:#}")))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err.into()),
+        }
     }
+    Ok(None)
 }
 
 /// A build-requirements.txt that cannot be made.

@@ -3,7 +3,10 @@
 //! 1), `pylock.toml` (PEP 751, lock-version 1.x) and a hashed
 //! `requirements.txt` as pip-compile or `uv export` write it.
 //!
-//! The readers are pure: they take the file's text and return a [`Lock`].
+//! The readers are pure: they take the file's text and return a [`Lock`],
+//! with the Python versions the lock was made for ([`PythonRange`]: uv.lock's
+//! and pylock.toml's `requires-python`, poetry.lock's `[metadata]
+//! python-versions`; [`python_range::of_pyproject`] reads a project's own).
 //! What the target installs is decided by `closure.rs`; which file of a
 //! package is pinned by `requirements_txt.rs`.
 //!
