@@ -390,6 +390,7 @@ impl Making<'_> {
             flavor => format!("the {} {flavor} chroot", self.target.name),
         };
         eprintln!("making {what} (mmdebstrap, about a minute)…");
+        let started = std::time::Instant::now();
         if !make::run(&argv, &log, &format!("mmdebstrap {}", self.spec.suite))? {
             drop(guard);
             make::show_tail(&log);
@@ -432,7 +433,13 @@ impl Making<'_> {
         crate::fresh::sync_dir(&tmp)?;
         fs_err::rename(&tmp, dir)?;
         guard.disarm();
-        crate::fresh::sync_dir(self.cache)
+        crate::fresh::sync_dir(self.cache)?;
+        eprintln!(
+            "made {what} in {} s: {}",
+            started.elapsed().as_secs(),
+            dir.display()
+        );
+        Ok(())
     }
 }
 

@@ -147,7 +147,7 @@ ln -s /proc/self/fd "$r/dev/fd"
 ln -s /proc/self/fd/0 "$r/dev/stdin"
 ln -s /proc/self/fd/1 "$r/dev/stdout"
 ln -s /proc/self/fd/2 "$r/dev/stderr"
-printf pinwheel > /proc/sys/kernel/hostname
+hostname pinwheel 2>/dev/null || { printf pinwheel > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname"
 set -f
 while [ "$1" != -- ]; do
   how=$1 path=$2
