@@ -578,6 +578,8 @@ fn build(
         .join(&run.target.name);
     fs_err::create_dir_all(&log_dir)?;
     let index = config.root.join(INDEX_DIR);
+    // Bound into the chroot, so it must exist (a first run has no index).
+    fs_err::create_dir_all(index.join("files"))?;
     let runner = config.root.join(hooks::RUNNER);
     let runner_dir = runner
         .parent()

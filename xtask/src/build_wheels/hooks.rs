@@ -97,15 +97,18 @@ impl Hooks<'_> {
         let what = args[0].clone();
         let mut all = vec![path_arg(&self.runner)];
         all.extend(args);
+        let shown = format!(
+            "(in the {} chroot) {} {}",
+            self.isolation.target(),
+            self.python.display(),
+            all.join(" ")
+        );
         let (program, all) = self.isolation.command(&self.python, all);
         let mut file = fs_err::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)?;
-        std::io::Write::write_all(
-            &mut file,
-            format!("$ {program} {}\n", all.join(" ")).as_bytes(),
-        )?;
+        std::io::Write::write_all(&mut file, format!("$ {shown}\n").as_bytes())?;
         let handle = duct::cmd(&program, &all)
             .dir(source)
             .full_env(env)

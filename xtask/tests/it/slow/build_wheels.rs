@@ -572,7 +572,9 @@ fn adversarial_sigint_mid_build_leaves_nothing_and_next_run_succeeds() {
         .unchecked()
         .start()
         .unwrap();
-    let log = fixture.root().join("target/pinwheel/logs/slow-1.0.log");
+    let log = fixture
+        .root()
+        .join("target/pinwheel/logs/bookworm/slow-1.0.log");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
