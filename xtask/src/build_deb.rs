@@ -443,7 +443,7 @@ pub fn build_chroot(
     refresh: bool,
 ) -> anyhow::Result<chroot::Chroot> {
     let control = fs_err::read_to_string(config.root.join("debian/control"))?;
-    let extra = chroot::build_depends(&control);
+    let extra = chroot::build_depends(&control).into_iter().collect();
     chroot::prepare(
         &config.root,
         target,

@@ -228,12 +228,53 @@ fn parse_trailer(trailer: &str) -> Option<u64> {
     if name.trim().is_empty() || !email.contains('@') || date.starts_with(' ') {
         return None;
     }
-    let when = time::OffsetDateTime::parse(
-        date.trim_end(),
-        &time::format_description::well_known::Rfc2822,
+    u64::try_from(parse_date(date.trim_end())?.unix_timestamp()).ok()
+}
+
+/// deb-changelog(5)'s date, `day-of-week, dd month yyyy hh:mm:ss +zzzz`
+/// (RFC 2822 with a four-digit year), its day of the week checked.
+fn parse_date(date: &str) -> Option<time::OffsetDateTime> {
+    let (weekday, rest) = date.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, clock, zone] = parts.as_slice() else {
+        return None;
+    };
+    let number = |s: &str, len: std::ops::RangeInclusive<usize>| -> Option<u32> {
+        (len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = months.iter().position(|m| m == month)?;
+    let month = time::Month::try_from(u8::try_from(month + 1).ok()?).ok()?;
+    let year = i32::try_from(number(year, 4..=4)?).ok()?;
+    let day = u8::try_from(number(day, 1..=2)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    if weekdays.get(usize::from(date.weekday().number_days_from_monday())) != Some(&weekday) {
+        return None;
+    }
+    let hms: Vec<&str> = clock.split(':').collect();
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    let to_u8 = |s: &str| number(s, 2..=2).and_then(|n| u8::try_from(n).ok());
+    let time = time::Time::from_hms(to_u8(h)?, to_u8(m)?, to_u8(s)?).ok()?;
+    let (sign, hhmm) = match zone.split_at_checked(1)? {
+        ("+", hhmm) => (1, hhmm),
+        ("-", hhmm) => (-1, hhmm),
+        _ => return None,
+    };
+    let (zh, zm) = hhmm.split_at_checked(2)?;
+    let offset = time::UtcOffset::from_hms(
+        sign * i8::try_from(number(zh, 2..=2)?).ok()?,
+        sign * i8::try_from(number(zm, 2..=2)?).ok()?,
+        0,
     )
     .ok()?;
-    u64::try_from(when.unix_timestamp()).ok()
+    Some(time::PrimitiveDateTime::new(date, time).assume_offset(offset))
 }
 
 /// Checks dpkg-parsechangelog's reading of the staged changelog (run in the
@@ -444,6 +485,19 @@ mod tests {
                 "badly formatted trailer line",
             ),
             (
+                GOOD.replacen("Mon, 01 Jan", "Tue, 01 Jan", 1),
+                "badly formatted trailer line",
+            ),
+            (
+                GOOD.replacen("Mon, 01 Jan 2024", "Mon, 1 Jan 2024", 1)
+                    .replacen("00:00:00 +0000", "00:00:00 +0000x", 1),
+                "badly formatted trailer line",
+            ),
+            (
+                GOOD.replacen("00:00:00 +0000", "24:00:00 +0000", 1),
+                "badly formatted trailer line",
+            ),
+            (
                 GOOD.replacen(">  Mon", "> Mon", 1),
                 "badly formatted trailer line",
             ),
@@ -452,7 +506,7 @@ mod tests {
                 "badly formatted trailer line",
             ),
             (
-                "p (1) unstable; urgency=low\n\n  * x\n".to_owned(),
+                "pp (1) unstable; urgency=low\n\n  * x\n".to_owned(),
                 "no trailer line",
             ),
         ];
@@ -463,6 +517,25 @@ mod tests {
                 "{text:?}: {err}"
             );
             assert!(for_target(&text, "+x", "bookworm").is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn dates() {
+        let at = |s: &str| parse_date(s).map(|d| d.unix_timestamp());
+        assert_eq!(at("Mon, 01 Jan 2024 00:00:00 +0000"), Some(1704067200));
+        assert_eq!(at("Mon, 1 Jan 2024 01:30:00 +0130"), Some(1704067200));
+        assert_eq!(at("Sun, 31 Dec 2023 19:00:00 -0500"), Some(1704067200));
+        for bad in [
+            "Mon, 01 Jan 24 00:00:00 +0000",
+            "Tue, 01 Jan 2024 00:00:00 +0000",
+            "Mon, 01 Jan 2024 00:00:00 UTC",
+            "Mon, 01 jan 2024 00:00:00 +0000",
+            "Mon, 01 Jan 2024 00:00 +0000",
+            "Mon,  01 Jan 2024 00:00:00 +0000",
+            "Mon, 32 Jan 2024 00:00:00 +0000",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
         }
     }
 

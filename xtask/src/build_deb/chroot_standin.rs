@@ -4,6 +4,7 @@
 //! module exists. Deleted when `crate::chroot` is merged: build_deb.rs then
 //! imports `crate::chroot` under the same name.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -14,7 +15,7 @@ use crate::config::Target;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flavor {
     /// buildd variant + faketime + these packages.
-    Build { extra: Vec<String> },
+    Build { extra: BTreeSet<String> },
     /// apt + python3.
     Runtime,
 }
@@ -29,26 +30,50 @@ pub struct Bind {
 /// A prepared chroot, locked while this value lives.
 #[derive(Debug)]
 pub struct Chroot {
-    pub target: Target,
+    pub target: String,
     pub suite: String,
     pub dir: PathBuf,
     pub python: String,
-    pub packages: Vec<String>,
+    pub packages: BTreeMap<String, String>,
     _lock: fs_err::File,
 }
 
-const CACHE: &str = "/var/tmp/pinwheel-chroots-standin";
+/// Env var that overrides the cache directory (default
+/// `<root>/target/chroots`).
+pub const CACHE_ENV: &str = "PINWHEEL_CHROOT_DIR";
+
+/// The chroot cache directory.
+pub fn cache_dir(root: &Path) -> PathBuf {
+    match std::env::var_os(CACHE_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => root.join("target").join("chroots"),
+    }
+}
 
 /// Prepares (or reuses) the chroot of `target` for `flavor`.
 pub fn prepare(
-    _root: &Path,
+    root: &Path,
     target: &Target,
     flavor: &Flavor,
     refresh: bool,
 ) -> anyhow::Result<Chroot> {
+    prepare_in(&cache_dir(root), target, flavor, refresh)
+}
+
+/// [`prepare`] with the cache directory given.
+pub fn prepare_in(
+    cache: &Path,
+    target: &Target,
+    flavor: &Flavor,
+    refresh: bool,
+) -> anyhow::Result<Chroot> {
+    let skip = match flavor {
+        Flavor::Build { .. } => "--skip=cleanup/apt/lists",
+        Flavor::Runtime => "--skip=nothing",
+    };
     let (variant, mut include, key) = match flavor {
         Flavor::Build { extra } => {
-            let mut include = extra.clone();
+            let mut include: Vec<String> = extra.iter().cloned().collect();
             include.push("faketime".to_owned());
             include.sort();
             include.dedup();
@@ -60,7 +85,7 @@ pub fn prepare(
     include.sort();
     let digest = pinwheel_trust::hash::Sha256::of(key.as_bytes()).hex();
     let name = format!("{}-{}-{}", target.name, target.suite, &digest[..12]);
-    let cache = PathBuf::from(CACHE);
+    let cache = cache.to_path_buf();
     fs_err::create_dir_all(&cache)?;
     let lock = fs_err::OpenOptions::new()
         .create(true)
@@ -87,7 +112,7 @@ pub fn prepare(
                 format!("--variant={variant}"),
                 format!("--architectures={}", target.architecture),
                 format!("--include={}", include.join(",")),
-                "--skip=cleanup/apt/lists".to_owned(),
+                skip.to_owned(),
                 target.suite.clone(),
                 partial.display().to_string(),
                 target.mirror.clone(),
@@ -99,11 +124,11 @@ pub fn prepare(
         fs_err::rename(&partial, &dir)?;
     }
     let mut chroot = Chroot {
-        target: target.clone(),
+        target: target.name.clone(),
         suite: target.suite.clone(),
         dir,
         python: String::new(),
-        packages: include,
+        packages: include.into_iter().map(|p| (p, String::new())).collect(),
         _lock: lock,
     };
     let (program, args) = chroot.command(

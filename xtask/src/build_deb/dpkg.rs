@@ -93,7 +93,7 @@ fn capture(
             format!(
                 "cannot run {} in the {} chroot",
                 argv.join(" "),
-                chroot.target.name
+                chroot.target
             )
         })?;
     Ok((
@@ -136,7 +136,7 @@ pub fn locales(chroot: &Chroot) -> anyhow::Result<String> {
         .stdin_null()
         .stderr_null()
         .read()
-        .with_context(|| format!("cannot run locale -a in the {} chroot", chroot.target.name))
+        .with_context(|| format!("cannot run locale -a in the {} chroot", chroot.target))
 }
 
 /// Runs dpkg-buildpackage in `tree` (under `work`) inside the chroot; its
