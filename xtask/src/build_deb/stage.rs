@@ -161,7 +161,13 @@ pub fn pinned_wheels(
 ) -> anyhow::Result<(String, BTreeMap<String, Sha256>)> {
     let rel = build_requirements(app, target);
     let req_path = root.join(&rel);
-    let req_text = fs_err::read_to_string(&req_path)?;
+    let req_text = match fs_err::read_to_string(&req_path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{}: missing: target {target} has no pinned wheels yet; run `cargo xtask update-deps`",
+            rel.display()
+        ),
+        read => read?,
+    };
     let by_hash: BTreeMap<Sha256, &str> = list.iter().map(|(p, h)| (*h, p.as_str())).collect();
     let mut wheels: BTreeMap<String, Sha256> = BTreeMap::new();
     for (line, sha) in
