@@ -67,7 +67,11 @@ pub struct Target {
 
 /// Debian suites a target may name, oldest first, with their CPython
 /// minor version (`python3`'s).
-pub const SUITES: [(&str, &str); 3] = [("bullseye", "3.9"), ("bookworm", "3.11"), ("trixie", "3.13")];
+pub const SUITES: [(&str, &str); 3] = [
+    ("bullseye", "3.9"),
+    ("bookworm", "3.11"),
+    ("trixie", "3.13"),
+];
 
 fn default_architecture() -> String {
     "amd64".to_owned()
@@ -96,7 +100,11 @@ impl Target {
 
     /// "3.11" of "3.11.2".
     pub fn python_minor(&self) -> String {
-        self.python.splitn(3, '.').take(2).collect::<Vec<_>>().join(".")
+        self.python
+            .splitn(3, '.')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// What is appended to the Debian version: the configured suffix, or
@@ -331,14 +339,21 @@ impl Config {
 
     /// TRANSITIONAL: the first target, for code not yet made per target.
     pub fn first_target(&self) -> &Target {
-        self.targets.values().next().expect("at least one target (checked on load)")
+        self.targets
+            .values()
+            .next()
+            .expect("at least one target (checked on load)")
     }
 
     /// The targets `app` ships to, in name order.
     pub fn targets_of(&self, app: &App) -> Vec<&Target> {
         self.targets
             .values()
-            .filter(|t| app.targets.as_ref().is_none_or(|names| names.contains(&t.name)))
+            .filter(|t| {
+                app.targets
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&t.name))
+            })
             .collect()
     }
 
@@ -486,9 +501,16 @@ lock = "packaging/demo/uv.lock"
         assert_eq!(bookworm.platform(), "linux_x86_64");
         assert_eq!(bookworm.mirror, DEFAULT_MIRROR);
         assert_eq!(bookworm.deb_version_suffix(), "+bookworm");
-        assert_eq!(config.target("trixie").unwrap().deb_version_suffix(), "~deb13");
+        assert_eq!(
+            config.target("trixie").unwrap().deb_version_suffix(),
+            "~deb13"
+        );
         let demo = config.app("demo").unwrap();
-        let names: Vec<&str> = config.targets_of(demo).iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = config
+            .targets_of(demo)
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         assert_eq!(names, ["bookworm", "trixie"]);
         assert_eq!(config.index.url, "https://pypi.org/simple/");
         assert!(config.app("demo").is_ok());
@@ -564,20 +586,29 @@ lock = "packaging/demo/uv.lock"
         let err = parse(text).unwrap_err();
         assert_eq!(pinwheel_trust::failure::exit_code(&err), 2, "{err:#}");
         let msg = format!("{err:#}");
-        assert!(msg.contains("pinwheel.toml") && !msg.contains('\n'), "{msg}");
+        assert!(
+            msg.contains("pinwheel.toml") && !msg.contains('\n'),
+            "{msg}"
+        );
         msg
     }
 
     #[test]
     fn adversarial_unknown_suite() {
         let msg = error(&GOOD.replace("suite = \"trixie\"", "suite = \"trixy\""));
-        assert!(msg.contains("targets.trixie.suite \"trixy\" is not a Debian suite"), "{msg}");
+        assert!(
+            msg.contains("targets.trixie.suite \"trixy\" is not a Debian suite"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn adversarial_python_of_another_release() {
         let msg = error(&GOOD.replace("\"3.13.5\"", "\"3.11.2\""));
-        assert!(msg.contains("targets.trixie.python \"3.11.2\" is not Python 3.13"), "{msg}");
+        assert!(
+            msg.contains("targets.trixie.python \"3.11.2\" is not Python 3.13"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -587,7 +618,10 @@ lock = "packaging/demo/uv.lock"
         let config = parse(&format!("{GOOD}targets = [\"trixie\"]\n")).unwrap();
         let demo = config.app("demo").unwrap();
         assert_eq!(config.targets_of(demo).len(), 1);
-        let msg = format!("{:#}", config.selected_targets(&["sid".into()]).unwrap_err());
+        let msg = format!(
+            "{:#}",
+            config.selected_targets(&["sid".into()]).unwrap_err()
+        );
         assert!(msg.contains("no target named \"sid\""), "{msg}");
     }
 
@@ -599,7 +633,10 @@ lock = "packaging/demo/uv.lock"
         assert!(msg.contains("no [targets.NAME]"), "{msg}");
         let msg = error(&GOOD.replace("\"~deb13\"", "\"+deb 13\""));
         assert!(msg.contains("deb-version-suffix"), "{msg}");
-        let msg = error(&GOOD.replace("suite = \"trixie\"", "suite = \"trixie\"\nmirror = \"ftp://x\""));
+        let msg = error(&GOOD.replace(
+            "suite = \"trixie\"",
+            "suite = \"trixie\"\nmirror = \"ftp://x\"",
+        ));
         assert!(msg.contains("mirror"), "{msg}");
     }
 }

@@ -11,6 +11,7 @@
 pub mod build_deb;
 pub mod build_wheels;
 pub mod check_reproducible;
+pub mod chroot_command;
 pub mod refresh_index;
 pub mod requirements;
 pub mod sdist;
@@ -23,6 +24,7 @@ pub mod verify_signature;
 
 // Shared by the commands.
 pub mod build_requirements;
+pub mod chroot;
 pub mod config;
 pub mod root;
 

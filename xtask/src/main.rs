@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 
 use pinwheel_trust::failure;
 use xtask::{
-    build_deb, build_wheels, check_reproducible, config, proof, refresh_index, requirements, sdist,
-    sign, sync_wheels, update_deps, verify, verify_signature,
+    build_deb, build_wheels, check_reproducible, chroot_command, config, proof, refresh_index,
+    requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
 };
 
 #[derive(Debug, Parser)]
@@ -53,6 +53,8 @@ enum Command {
     /// Regenerate the static index pages, PEP 658 sidecars and sha256sums.txt
     /// from the wheels and sdists in the index's files/.
     RefreshIndex(refresh_index::Args),
+    /// Make (or check) each target's clean chroot of its Debian suite (mmdebstrap, cached).
+    Chroot(chroot_command::Args),
     /// Fetch a remote wheel index's signed list, verify it, then download the files missing here.
     SyncWheels(sync_wheels::Args),
     /// Verify a detached OpenPGP signature over any file against the keys in a directory.
@@ -97,6 +99,7 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
         Command::CheckReproducible(o) => check_reproducible::run(root, &o)?,
         Command::Requirements(o) => requirements::run(root, &o)?,
         Command::RefreshIndex(a) => a.run(root)?,
+        Command::Chroot(a) => return a.run(root),
         Command::SyncWheels(a) => a.run(root)?,
         Command::VerifySignature(a) => a.run()?,
         Command::Sdist(o) => {

@@ -67,7 +67,9 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
     let python = match &options.python {
         Some(python) => python.clone(),
-        None if root.join(CONFIG_PATH).exists() => Config::load(root)?.first_target().python.clone(),
+        None if root.join(CONFIG_PATH).exists() => {
+            Config::load(root)?.first_target().python.clone()
+        }
         None => DEFAULT_PYTHON.to_owned(),
     };
     let env = markers::cpython_linux(&python, MACHINE).context("--python")?;

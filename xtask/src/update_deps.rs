@@ -208,7 +208,10 @@ pub fn plan(
         lock_sha256: Sha256::of(&bytes),
         target: target_text(
             &config.first_target().python,
-            config.first_target().platform().trim_start_matches("linux_"),
+            config
+                .first_target()
+                .platform()
+                .trim_start_matches("linux_"),
         ),
     };
     let contents = requirements_txt::render(&header, &pins);

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod adversarial_record;
+mod chroot;
 mod fetch;
 mod http;
 mod index;

@@ -352,7 +352,11 @@ fn adversarial_unknown_app() {
 #[test]
 fn adversarial_malformed_toml() {
     let repo = Repo::new();
-    repo.edit("packaging/pinwheel.toml", "[targets.bookworm]", "[targets.bookworm");
+    repo.edit(
+        "packaging/pinwheel.toml",
+        "[targets.bookworm]",
+        "[targets.bookworm",
+    );
     repo.fails(&[], 2, &["packaging/pinwheel.toml"]);
     let repo = Repo::new();
     repo.edit("packaging/extras/uv.lock", "[[package]]", "[[package]");
