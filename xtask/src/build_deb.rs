@@ -43,12 +43,10 @@
 pub mod backend;
 pub mod build_deps;
 pub mod changelog;
-pub mod chroot_standin;
 pub mod dpkg;
 pub mod phases;
 pub mod stage;
 
-pub use chroot_standin as chroot;
 pub use dpkg::clean_env;
 
 use std::collections::BTreeMap;
@@ -57,6 +55,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::chroot;
 use crate::config::{Config, Target};
 use pinwheel_trust::hash::Sha256;
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::chroot::{Bind, Chroot};
 use super::{build_deps, changelog, phases, BuildEnv};
+use crate::chroot::{Bind, Chroot};
 
 /// The complete environment of the build: nothing from the caller.
 pub fn clean_env(home: &Path, source_date_epoch: u64, env: &BuildEnv) -> BTreeMap<String, String> {
