@@ -1,16 +1,19 @@
-//! `requirements/<app>/build-requirements.txt`: the application's packages
-//! pinned to the sha256 of OUR wheels in `wheels-index/files/` (built from
-//! the pinned sdists by `cargo xtask build-wheels`), for pip's
-//! `--require-hashes` inside the package build.
+//! `requirements/<app>/<target>/build-requirements.txt`: the application's
+//! packages pinned to the sha256 of OUR wheels in `wheels-index/files/`
+//! (built from the pinned sdists by `cargo xtask build-wheels`) that the
+//! target can install, for pip's `--require-hashes` inside the package
+//! build for that target.
 //!
 //! Wheels are matched by parsing file names per the binary distribution
 //! format spec (`wheel_filename.rs`): same normalized name, the same version
 //! by PEP 440 equality — never a string prefix, so `foo-1.0` does not match
-//! `foo-1.0.1` — and tags the target can install (`tags.rs`); among several,
-//! the best-ranked tag, then the highest build tag. Every package without a
-//! wheel is listed at once with the command that builds them. Selection and
-//! rendering are pure; [`read_index`] hashes the wheels and checks them
-//! against `sha256sums.txt` when the index has one.
+//! `foo-1.0.1` — and tags the target can install (`tags.rs`: its CPython's
+//! `cpXY`, then `abi3`, `none` and `py3` tags, on its platform); among
+//! several, the best-ranked tag, then the highest build tag. Every package
+//! without a wheel is listed at once with the target, its interpreter and
+//! the command that builds them. Selection and rendering are pure;
+//! [`read_index`] hashes the wheels and checks them against
+//! `sha256sums.txt` when the index has one.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +22,7 @@ use std::str::FromStr;
 
 use anyhow::bail;
 
+use crate::config::Target;
 use pinwheel_pypa::requirements_txt::{self, Pin};
 use pinwheel_pypa::tags::CompatibleTags;
 use pinwheel_pypa::wheel_filename::WheelFilename;
@@ -85,7 +89,8 @@ pub fn select<'a>(
 }
 
 /// The file's text. `command` regenerates it; `source` is the
-/// requirements.txt it follows; `target` e.g. "CPython 3.11.2 on linux_x86_64".
+/// requirements.txt it follows; `target` names the target, e.g.
+/// "trixie (Debian trixie/amd64, CPython 3.13.5, linux_x86_64)".
 pub fn render(
     command: &str,
     source: &str,
@@ -120,17 +125,24 @@ pub fn render(
     out
 }
 
-/// The message for missing wheels: every one, and the command that builds
-/// them.
-pub fn missing_message(app: &str, missing: &[Missing]) -> String {
+/// The message for missing wheels: every one, the target and its
+/// interpreter, and the command that builds them, e.g. "no wheel for
+/// markupsafe==3.0.3 that target trixie (CPython 3.13.5, linux_x86_64) can
+/// install in wheels-index/files/: run `cargo xtask build-wheels --target
+/// trixie`, then `cargo xtask sign` and `cargo xtask update-deps`".
+pub fn missing_message(target: &Target, missing: &[Missing]) -> String {
     let list: Vec<String> = missing
         .iter()
         .map(|m| format!("{}=={}", m.name, m.version))
         .collect();
     format!(
-        "no wheel in wheels-index/files/ for {} package(s) of {app}: {}; build them with `cargo xtask build-wheels --app {app}`, then run `cargo xtask update-deps` again",
-        missing.len(),
-        list.join(", ")
+        "no wheel for {} that target {} (CPython {}, {}) can install in wheels-index/files/: \
+         run `cargo xtask build-wheels --target {}`, then `cargo xtask sign` and `cargo xtask update-deps`",
+        list.join(", "),
+        target.name,
+        target.python,
+        target.platform(),
+        target.name
     )
 }
 
@@ -248,6 +260,40 @@ mod tests {
     }
 
     #[test]
+    fn each_target_installs_its_own_cpython_wheels() {
+        let wheels = [
+            wheel("markupsafe-3.0.4-cp311-cp311-linux_x86_64.whl"),
+            wheel("foo-1.0-cp311-abi3-linux_x86_64.whl"),
+            wheel("bar-2.0-py3-none-any.whl"),
+        ];
+        let pins = [
+            pin("markupsafe", "3.0.4"),
+            pin("foo", "1.0"),
+            pin("bar", "2.0"),
+        ];
+        let bookworm = select(&pins, &wheels, &tags()).unwrap();
+        assert_eq!(bookworm.len(), 3);
+        let trixie = CompatibleTags::for_target("3.13.5", "linux_x86_64", None).unwrap();
+        let missing = select(&pins, &wheels, &trixie).unwrap_err();
+        assert_eq!(
+            missing,
+            [Missing {
+                name: "markupsafe".into(),
+                version: "3.0.4".into()
+            }]
+        );
+        let wheels = [
+            wheels[0].clone(),
+            wheel("markupsafe-3.0.4-cp313-cp313-linux_x86_64.whl"),
+        ];
+        let chosen = select(&pins[..1], &wheels, &trixie).unwrap();
+        assert_eq!(
+            chosen[0].1.unwrap().filename.to_string(),
+            "markupsafe-3.0.4-cp313-cp313-linux_x86_64.whl"
+        );
+    }
+
+    #[test]
     fn adversarial_prefix_is_not_a_match_and_every_missing_is_listed() {
         let wheels = [
             wheel("foo-1.0.1-py3-none-any.whl"),
@@ -261,9 +307,21 @@ mod tests {
         .unwrap_err();
         let names: Vec<&str> = missing.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["foo", "bar", "baz"]);
-        let msg = missing_message("demo", &missing);
-        assert!(msg.contains("foo==1.0, bar==2.0, baz==3"), "{msg}");
-        assert!(msg.contains("cargo xtask build-wheels --app demo"), "{msg}");
+        let config = crate::config::Config::parse(
+            Path::new("/r"),
+            Path::new("/r/packaging/pinwheel.toml"),
+            "[targets.trixie]\nsuite = \"trixie\"\npython = \"3.13.5\"\n[build]\n\
+             source-date-epoch = 1700000000\n[trust]\nkeys = \"k\"\nfingerprints = []\n\
+             threshold = 1\nscope = \"s\"\nexpiry-days = 1\n[bootstrap]\ndir = \"b\"\nlock = \"b/uv.lock\"\n",
+        )
+        .unwrap();
+        let msg = missing_message(config.target("trixie").unwrap(), &missing);
+        assert_eq!(
+            msg,
+            "no wheel for foo==1.0, bar==2.0, baz==3 that target trixie (CPython 3.13.5, \
+             linux_x86_64) can install in wheels-index/files/: run `cargo xtask build-wheels \
+             --target trixie`, then `cargo xtask sign` and `cargo xtask update-deps`"
+        );
     }
 
     #[test]

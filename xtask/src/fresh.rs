@@ -51,13 +51,28 @@ pub fn ensure_file_contents(path: &Path, contents: &[u8], mode: Mode) -> anyhow:
 }
 
 /// A path as a diff header shows it: relative to the repository that
-/// holds it (`requirements/app/requirements.txt`), else as given.
+/// holds it (`requirements/app/requirements.txt`), else as given. The
+/// directories of a file not written yet need not exist.
 fn diff_label(path: &Path) -> String {
-    let repo = crate::root::find(&parent_dir(path)).ok();
-    let abs = fs_err::canonicalize(parent_dir(path))
+    let mut existing = parent_dir(path);
+    let mut missing = Vec::new();
+    while !existing.is_dir() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let repo = crate::root::find(&existing).ok();
+    let abs = fs_err::canonicalize(&existing)
         .ok()
         .zip(path.file_name())
-        .map(|(dir, name)| dir.join(name));
+        .map(|(mut dir, name)| {
+            dir.extend(missing.iter().rev());
+            dir.join(name)
+        });
     match (repo, abs) {
         (Some(repo), Some(abs)) => match abs.strip_prefix(&repo) {
             Ok(rel) => rel.display().to_string(),

@@ -36,7 +36,7 @@ struct Pinwheel {
 /// The commands in pipeline order, then the tools, then the proof.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Regenerate requirements/<app>/requirements.txt (sdist sha256 pins) from each application's lockfile.
+    /// Regenerate requirements/<app>/<target>/requirements.txt (sdist sha256 pins) from each application's lockfile, and build-requirements.txt (our wheels).
     UpdateDeps(update_deps::Options),
     /// Build our own wheels from the pinned, verified sdists into wheels-index/.
     BuildWheels(build_wheels::Options),
@@ -61,7 +61,7 @@ enum Command {
     VerifySignature(verify_signature::Args),
     /// Build the application's source distribution reproducibly.
     Sdist(sdist::Options),
-    /// Parse packaging/pinwheel.toml and print a one-line summary.
+    /// Parse packaging/pinwheel.toml and print a summary: one line, then one per target.
     CheckConfig,
     /// The test suite as CI runs it: install the test tools (as root),
     /// clippy with the workspace lints, then cargo test --workspace.
@@ -108,12 +108,21 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
         Command::CheckConfig => {
             let config = config::Config::load(root)?;
             println!(
-                "{}: {} application(s), target CPython {} on {}",
+                "{}: {} application(s), {} target(s)",
                 config.path.display(),
                 config.apps.len(),
-                config.first_target().python,
-                config.first_target().platform()
+                config.targets.len()
             );
+            for t in config.targets.values() {
+                println!(
+                    "target {}: Debian {} ({}), CPython {}, {}",
+                    t.name,
+                    t.suite,
+                    t.architecture,
+                    t.python,
+                    t.platform()
+                );
+            }
         }
         Command::Test(a) => a.run(root)?,
         Command::Bench(f) => return proof::forward(root, "bench", &f),

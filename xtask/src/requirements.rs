@@ -1,24 +1,36 @@
-//! `cargo xtask requirements --lock FILE [--pyproject FILE] [--python X.Y.Z]
-//! [--extra NAME]... [--group NAME]... [--allow-wheel-only NAME]...`:
-//! prints the sdist-pinned requirements of a lockfile for the target
-//! (CPython on linux x86_64), in the format of
-//! `requirements/<app>/requirements.txt`: the main dependencies, plus the
-//! selected extras and dependency groups (and a pylock.toml's default
-//! groups). No configuration is needed; `--python` defaults to the
-//! configured target when there is one, else 3.11.2 (Debian 12).
+//! `cargo xtask requirements --lock FILE [--pyproject FILE] [--target NAME
+//! | --python X.Y.Z] [--extra NAME]... [--group NAME]...
+//! [--allow-wheel-only NAME]...`: prints the sdist-pinned requirements of a
+//! lockfile for one target, in the format of
+//! `requirements/<app>/<target>/requirements.txt`: the main dependencies,
+//! plus the selected extras and dependency groups (and a pylock.toml's
+//! default groups).
 //!
-//! Also the shared path from lockfile bytes to pins ([`pin_lock`]) that
-//! `update-deps` uses, and the stale-lock check ([`stale_lock`]).
+//! The target: `--target NAME` of the configuration (`[targets.NAME]`:
+//! its CPython and platform), or `--python X.Y.Z` (CPython on linux
+//! x86_64). Without either, the configuration's only target; when it
+//! names several, the command asks for `--target` rather than pick one
+//! (the output is one requirements file, for one interpreter). No
+//! configuration is needed: without one, the default is CPython 3.11.2
+//! (Debian 12). The lock's Python range and the project's
+//! `requires-python` must contain the target's version (exit 1 naming the
+//! file, the range and the target otherwise).
+//!
+//! Also the shared path from a lock to pins for one target ([`pin_lock`])
+//! or several ([`pin_lock_per_target`]) that `update-deps` and
+//! `build-wheels` use, and the stale-lock check ([`stale_lock`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use pep508_rs::{MarkerEnvironment, PackageName};
 
-use crate::config::{Config, CONFIG_PATH};
+use crate::config::{Config, Target, CONFIG_PATH};
 use pinwheel_pypa::closure::Request;
-use pinwheel_pypa::lockfile::{self, Format, GroupName, Lock, SdistLookup};
+use pinwheel_pypa::lockfile::{
+    self, python_range, Format, GroupName, Lock, PythonRange, SdistLookup,
+};
 use pinwheel_pypa::requirements_txt::{self, Header, Pin};
 use pinwheel_pypa::{closure, markers};
 use pinwheel_trust::failure;
@@ -38,7 +50,11 @@ pub struct Options {
     /// The project's pyproject.toml (default: beside a uv.lock or poetry.lock).
     #[arg(long, value_name = "FILE")]
     pub pyproject: Option<PathBuf>,
-    /// Target CPython version (default: the configured target, else 3.11.2).
+    /// The configured target to pin for (default: the only one).
+    #[arg(long, value_name = "NAME", conflicts_with = "python")]
+    pub target: Option<String>,
+    /// Target CPython version on linux x86_64, instead of a configured
+    /// target (default without a configuration: 3.11.2).
     #[arg(long, value_name = "X.Y.Z")]
     pub python: Option<String>,
     /// Install this extra of the project too.
@@ -65,14 +81,13 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 
 /// The requirements file text for `options`.
 pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
-    let python = match &options.python {
-        Some(python) => python.clone(),
-        None if root.join(CONFIG_PATH).exists() => {
-            Config::load(root)?.first_target().python.clone()
-        }
-        None => DEFAULT_PYTHON.to_owned(),
+    let chosen = choose_target(root, options)?;
+    let env = match &chosen {
+        Chosen::Target(target) => target
+            .marker_environment()
+            .with_context(|| format!("{CONFIG_PATH}: targets.{}", target.name))?,
+        Chosen::Python(python) => markers::cpython_linux(python, MACHINE).context("--python")?,
     };
-    let env = markers::cpython_linux(&python, MACHINE).context("--python")?;
     let wheel_only = options
         .allow_wheel_only
         .iter()
@@ -94,8 +109,22 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
     };
     if let Some(pyproject) = &pyproject {
         let pyproject_text = fs_err::read_to_string(pyproject)?;
-        if let Some(reason) = stale_lock(&lock, &pyproject.display().to_string(), &pyproject_text)?
-        {
+        let pyproject_label = pyproject.display().to_string();
+        let table: toml::Table = toml::from_str(&pyproject_text).map_err(|err| {
+            anyhow::anyhow!(
+                "{pyproject_label}: malformed TOML: {}",
+                lockfile::one_line(&err.to_string())
+            )
+        })?;
+        for range in python_range::of_pyproject(&table).with_context(|| pyproject_label.clone())? {
+            check_python_range(
+                &pyproject_label,
+                &range,
+                chosen.python(),
+                &chosen.to_string(),
+            )?;
+        }
+        if let Some(reason) = stale_lock(&lock, &pyproject_label, &pyproject_text)? {
             let dir = crate::fresh::parent_dir(&options.lock);
             return Err(failure::stale(format!(
                 "{label} is out of date with {}: {reason}; re-lock with `{}`",
@@ -103,10 +132,15 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
                 relock_command(format, &dir).join(" ")
             )));
         }
-        let label = pyproject.display().to_string();
-        attach_pyproject(&mut lock, &label, &pyproject_text)?;
+        attach_pyproject(&mut lock, &pyproject_label, &pyproject_text)?;
+    }
+    if let Some(range) = &lock.requires_python {
+        check_python_range(&label, range, chosen.python(), &chosen.to_string())?;
     }
     let mut command = format!("cargo xtask requirements --lock {label}");
+    if let Some(t) = &options.target {
+        command += &format!(" --target {t}");
+    }
     if let Some(p) = &options.python {
         command += &format!(" --python {p}");
     }
@@ -123,7 +157,10 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
         command,
         lock: label.clone(),
         lock_sha256: sha256,
-        target: target_text(&python, MACHINE),
+        target: match &chosen {
+            Chosen::Target(target) => target_description(target),
+            Chosen::Python(python) => target_text(python, MACHINE),
+        },
     };
     if matches!(lock.selection, lockfile::Selection::NeedsPyproject) && pyproject.is_none() {
         anyhow::bail!(
@@ -141,6 +178,101 @@ pub fn generate(root: &Path, options: &Options) -> anyhow::Result<String> {
         &lockfile::Offline,
     )?;
     Ok(requirements_txt::render(&header, &pins))
+}
+
+/// What `requirements` pins for: a configured target, or a CPython
+/// version on linux x86_64.
+enum Chosen {
+    Target(Target),
+    Python(String),
+}
+
+impl Chosen {
+    fn python(&self) -> &str {
+        match self {
+            Chosen::Target(target) => &target.python,
+            Chosen::Python(python) => python,
+        }
+    }
+}
+
+impl std::fmt::Display for Chosen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chosen::Target(t) => write!(f, "target {} (CPython {})", t.name, t.python),
+            Chosen::Python(python) => write!(f, "CPython {python}"),
+        }
+    }
+}
+
+/// `--target`, `--python`, the configuration's only target, or without a
+/// configuration [`DEFAULT_PYTHON`]; several targets and neither flag is
+/// an error listing them.
+fn choose_target(root: &Path, options: &Options) -> anyhow::Result<Chosen> {
+    if let Some(python) = &options.python {
+        return Ok(Chosen::Python(python.clone()));
+    }
+    let has_config = root.join(CONFIG_PATH).exists();
+    match (&options.target, has_config) {
+        (Some(name), true) => Ok(Chosen::Target(Config::load(root)?.target(name)?.clone())),
+        (Some(_), false) => anyhow::bail!(
+            "--target needs a configuration, and {} does not exist; pass --python X.Y.Z instead",
+            root.join(CONFIG_PATH).display()
+        ),
+        (None, false) => Ok(Chosen::Python(DEFAULT_PYTHON.to_owned())),
+        (None, true) => {
+            let config = Config::load(root)?;
+            let mut targets = config.targets.values();
+            match (targets.next(), targets.next()) {
+                (Some(only), None) => Ok(Chosen::Target(only.clone())),
+                _ => anyhow::bail!(
+                    "{} names {} targets ({}): pass --target NAME to choose one, or --python X.Y.Z",
+                    config.path.display(),
+                    config.targets.len(),
+                    config
+                        .targets
+                        .values()
+                        .map(|t| format!("{}: CPython {}", t.name, t.python))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    }
+}
+
+/// Refuses (exit 1) a Python range that excludes `python`, the full
+/// CPython version of `what` (e.g. "target bookworm (CPython 3.11.2)"):
+/// `label: requires-python ">=3.13" excludes target bookworm (CPython 3.11.2)`.
+pub fn check_python_range(
+    label: &str,
+    range: &PythonRange,
+    python: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let version: pep440_rs::Version = python
+        .parse()
+        .map_err(|err| anyhow::anyhow!("python version {python:?}: {err}"))?;
+    if range.contains(&version) {
+        return Ok(());
+    }
+    Err(failure::refused(format!(
+        "{label}: {} excludes {what}",
+        range.describe()
+    )))
+}
+
+/// "bookworm (Debian bookworm/amd64, CPython 3.11.2, linux_x86_64)": a
+/// target as a generated file's header names it.
+pub fn target_description(target: &Target) -> String {
+    format!(
+        "{} (Debian {}/{}, CPython {}, {})",
+        target.name,
+        target.suite,
+        target.architecture,
+        target.python,
+        target.platform()
+    )
 }
 
 /// The extras and groups selected by name; `extra_what` and `group_what`
@@ -222,6 +354,52 @@ pub fn pin_lock_for(
     let pins =
         closure::pins(&packages, wheel_only, how_to_allow).with_context(|| label.to_owned())?;
     Ok(pins)
+}
+
+/// [`pin_lock_for`] for several targets at once, one list of pins per
+/// marker environment in `envs`: each target's closure, with the files of
+/// a lock that does not name them (a hashed requirements.txt) looked up
+/// once for all targets.
+pub fn pin_lock_per_target(
+    label: &str,
+    lock: &Lock,
+    envs: &[MarkerEnvironment],
+    request: &Request,
+    wheel_only: &BTreeSet<PackageName>,
+    how_to_allow: &str,
+    lookup: &dyn SdistLookup,
+) -> anyhow::Result<Vec<Vec<Pin>>> {
+    let mut closures = envs
+        .iter()
+        .map(|env| closure::production(lock, env, request).with_context(|| label.to_owned()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut pending: BTreeMap<(PackageName, pep440_rs::Version), lockfile::Package> =
+        BTreeMap::new();
+    for package in closures.iter().flatten() {
+        if !package.unclassified.is_empty() {
+            pending
+                .entry((package.name.clone(), package.version.clone()))
+                .or_insert_with(|| package.clone());
+        }
+    }
+    let keys: Vec<(PackageName, pep440_rs::Version)> = pending.keys().cloned().collect();
+    let mut classified: Vec<lockfile::Package> = pending.into_values().collect();
+    lockfile::classify(&mut classified, lookup).with_context(|| label.to_owned())?;
+    let classified: BTreeMap<_, _> = keys.into_iter().zip(classified).collect();
+    for package in closures.iter_mut().flatten() {
+        let key = (package.name.clone(), package.version.clone());
+        if let Some(known) = classified.get(&key) {
+            package.sdists = known.sdists.clone();
+            package.wheels = known.wheels.clone();
+            package.unclassified.clear();
+        }
+    }
+    closures
+        .iter()
+        .map(|packages| {
+            closure::pins(packages, wheel_only, how_to_allow).with_context(|| label.to_owned())
+        })
+        .collect()
 }
 
 /// Why the lock no longer matches its pyproject.toml (`pyproject_label`

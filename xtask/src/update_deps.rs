@@ -1,39 +1,73 @@
-//! `cargo xtask update-deps [--app NAME] [--check] [--relock] [--online]`:
-//! for each configured application, writes
-//! `requirements/<app>/requirements.txt` — every production dependency of
-//! its lock for the target, pinned to the sha256 of its sdist — and prints
-//! a review summary: added, removed, upgraded (`a 1.0 → 1.1`) and, loudly,
-//! hashes that changed at the same version.
+//! `cargo xtask update-deps [--app NAME] [--target NAME]... [--check]
+//! [--relock] [--online]`: for each configured application and each
+//! target it ships to (`[targets.NAME]`, narrowed by the application's
+//! `targets` and by `--target`), writes
+//!
+//! - `requirements/<app>/<target>/requirements.txt`: every production
+//!   dependency of its lock, the PEP 508 markers evaluated for that
+//!   target's CPython and platform, pinned to the sha256 of its sdist;
+//! - `requirements/<app>/<target>/build-requirements.txt`: the same
+//!   packages pinned to our own wheels in `wheels-index/files/` that the
+//!   target can install (its CPython's tags, then abi3, none, py3), once
+//!   the wheel index verifies;
+//!
+//! and prints a review summary per file: added, removed, upgraded
+//! (`a 1.0 → 1.1`) and, loudly, hashes that changed at the same version.
+//! The paths are [`requirements_path`] and [`build_requirements_path`].
+//!
+//! Refused (exit 1, nothing written): a Python range that excludes a
+//! target the application ships to — the application's own
+//! (`[project] requires-python`, PEP 440; Poetry's
+//! `[tool.poetry.dependencies] python`) or its lock's (uv.lock and
+//! pylock.toml `requires-python`, poetry.lock `[metadata]
+//! python-versions`); a lock that no longer matches its pyproject.toml,
+//! with the command that re-locks (`--relock` runs it, uv or poetry).
 //!
 //! Everything is computed before anything is written: an error in one
-//! application leaves every file untouched. `--check` writes nothing,
-//! prints the diff and exits 1 when a file is stale. A lock that no longer
-//! matches its pyproject.toml is refused with the command that re-locks;
-//! `--relock` runs that command (uv or poetry) first.
+//! application leaves every file untouched. Files of targets an
+//! application no longer ships to are removed, and those of the layout
+//! with one file per application once a run writes every target of the
+//! application (said so; a target's first file is reviewed against
+//! them). When wheels are missing, every
+//! requirements.txt is still written (`build-wheels` builds from it), each
+//! build-requirements.txt that cannot be made is left as it is, and the
+//! run exits 1 naming the packages, the target and the `build-wheels`
+//! command. `--check` writes nothing, prints the diffs and exits 1 when a
+//! file is out of date or stale.
 
-use std::collections::BTreeSet;
-use std::fmt;
+mod layout;
+mod online_index;
+mod review;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::config::{App, Config, CONFIG_PATH};
+use crate::config::{App, Config, Target, CONFIG_PATH};
 use crate::fresh::{self, Mode, Outcome};
-use crate::package_index::DistKind;
 use crate::requirements::{
-    attach_pyproject, lock_text, pin_lock_for, relock_command, request, stale_lock, target_text,
+    attach_pyproject, check_python_range, lock_text, pin_lock_per_target, relock_command, request,
+    stale_lock, target_description,
 };
-use crate::{build_requirements, http, online, verify};
-use pinwheel_pypa::lockfile::{self, Format, SdistLookup};
+use crate::{build_requirements, verify};
+use pinwheel_pypa::lockfile::{self, python_range, Format, SdistLookup};
 use pinwheel_pypa::requirements_txt::{self, Header, Pin, Pins};
 use pinwheel_trust::failure;
 use pinwheel_trust::hash::Sha256;
+
+pub use layout::{build_requirements_path, requirements_path, StaleFile};
+pub use online_index::OnlineIndex;
+pub use review::Review;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
     /// Only this application (default: every configured one).
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Only this target (repeatable; default: every target).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
     /// Write nothing; print the diff and exit 1 if a file is out of date.
     #[arg(long)]
     pub check: bool,
@@ -53,6 +87,16 @@ pub struct Output {
     pub path: PathBuf,
     pub contents: String,
     pub review: Review,
+    /// The target's name.
+    pub target: String,
+}
+
+/// The sdist pins of one application for one target, and their file.
+pub struct Planned<'c> {
+    pub app: String,
+    pub target: &'c Target,
+    pub pins: Vec<Pin>,
+    pub output: Output,
 }
 
 /// Runs `update-deps` under `root`.
@@ -81,23 +125,30 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
         Mode::Check => None,
     };
     let config = Config::load(root)?;
-    let apps: Vec<(&str, &App)> = match &options.app {
-        Some(name) => vec![(name.as_str(), config.app(name)?)],
-        None => config.apps.iter().map(|(k, v)| (k.as_str(), v)).collect(),
-    };
-    if apps.is_empty() {
-        bail!("{}: no applications configured", config.path.display());
+    let work = selected(&config, options)?;
+    // 1. The sdist pins of each application for each of its targets.
+    let mut planned = Vec::new();
+    for (name, app, targets) in &work {
+        planned.extend(
+            plan(&config, name, app, targets, options, index)
+                .with_context(|| format!("application {name}"))?,
+        );
     }
-    let mut outputs = Vec::new();
-    let mut missing_wheels = Vec::new();
-    for (name, app) in apps {
-        let planned = plan(&config, name, app, options, index)
-            .with_context(|| format!("application {name}"))?;
-        outputs.extend(planned.outputs);
-        missing_wheels.extend(planned.missing_wheels);
+    // 2. Our wheels for each, from the verified index.
+    let (build_outputs, not_made) = plan_build_requirements(&config, &planned)?;
+    // 3. Files no longer written.
+    let mut stale_files = Vec::new();
+    for (name, app, targets) in &work {
+        // The old layout goes once every target's files replace it.
+        let every_target = targets.len() == config.targets_of(app).len();
+        for file in layout::stale_files(&config, name, app)? {
+            stale_files.push((file, every_target));
+        }
     }
+    // 4. Write, or check.
     let mut stale = Vec::new();
-    for output in &outputs {
+    let outputs = planned.iter().map(|p| &p.output).chain(&build_outputs);
+    for output in outputs {
         let outcome = fresh::ensure_file_contents(&output.path, output.contents.as_bytes(), mode)?;
         let rel = relative(&config.root, &output.path);
         let state = match (outcome, mode) {
@@ -105,42 +156,140 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
             (Outcome::Changed, Mode::Write) => "updated",
             (Outcome::Changed, Mode::Check) => "out of date",
         };
-        println!("{rel}: {state} ({} packages)", output.review.count);
+        println!(
+            "{rel}: {state} ({} packages, target {})",
+            output.review.count, output.target
+        );
         print!("{}", output.review);
         if outcome == Outcome::Changed && mode == Mode::Check {
             stale.push(rel);
         }
     }
-    if !missing_wheels.is_empty() {
-        // requirements.txt is written (build-wheels reads it); each
-        // build-requirements.txt that cannot be made is left untouched.
-        return Err(failure::stale(missing_wheels.join("; ")));
+    for n in &not_made {
+        let state = match fs_err::symlink_metadata(&n.path) {
+            Ok(_) => "left as it is",
+            Err(_) => "not written",
+        };
+        println!(
+            "{}: {state} ({})",
+            relative(&config.root, &n.path),
+            n.reason
+        );
     }
+    for (file, every_target) in &stale_files {
+        let rel = relative(&config.root, &file.path);
+        match mode {
+            Mode::Write if file.target_dir.is_none() && !every_target => {
+                println!(
+                    "{rel}: stale ({}); kept until `{COMMAND}` writes every target",
+                    file.why
+                );
+            }
+            Mode::Write => {
+                layout::remove(file)?;
+                println!("{rel}: removed ({})", file.why);
+            }
+            Mode::Check => {
+                println!("{rel}: stale ({}); `{COMMAND}` removes it", file.why);
+                stale.push(rel);
+            }
+        }
+    }
+    let mut problems: Vec<String> = not_made.into_iter().map(|n| n.error).collect();
+    problems.dedup();
     if !stale.is_empty() {
-        return Err(failure::stale(format!(
-            "{} out of date; run `{COMMAND}`",
-            stale.join(", ")
-        )));
+        problems.push(format!("{} out of date; run `{COMMAND}`", stale.join(", ")));
+    }
+    if !problems.is_empty() {
+        // Every requirements.txt is written (build-wheels reads it); each
+        // build-requirements.txt that cannot be made is left as it is.
+        return Err(failure::stale(problems.join("; ")));
     }
     Ok(())
 }
 
-/// The files of one application (requirements.txt; build-requirements.txt
-/// joins it when our wheel index exists), computed without writing.
-pub fn plan(
+/// The applications to work on, each with the targets to write for it:
+/// those it ships to, narrowed by `--target`.
+fn selected<'c>(
+    config: &'c Config,
+    options: &Options,
+) -> anyhow::Result<Vec<(String, &'c App, Vec<&'c Target>)>> {
+    let apps: Vec<(String, &App)> = match &options.app {
+        Some(name) => vec![(name.clone(), config.app(name)?)],
+        None => config.apps.iter().map(|(k, v)| (k.clone(), v)).collect(),
+    };
+    if apps.is_empty() {
+        bail!("{}: no applications configured", config.path.display());
+    }
+    let wanted = config.selected_targets(&options.targets)?;
+    let mut work = Vec::new();
+    for (name, app) in apps {
+        let targets: Vec<&Target> = config
+            .targets_of(app)
+            .into_iter()
+            .filter(|t| wanted.iter().any(|w| w.name == t.name))
+            .collect();
+        if targets.is_empty() {
+            if options.app.is_some() {
+                bail!(
+                    "{}: application {name} does not ship to {} (its targets: {})",
+                    config.path.display(),
+                    names(&wanted),
+                    names(&config.targets_of(app))
+                );
+            }
+            continue;
+        }
+        work.push((name, app, targets));
+    }
+    if work.is_empty() {
+        bail!(
+            "{}: no application ships to {}",
+            config.path.display(),
+            names(&wanted)
+        );
+    }
+    Ok(work)
+}
+
+fn names(targets: &[&Target]) -> String {
+    targets
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The requirements.txt of one application for each of `targets`,
+/// computed without writing. The Python ranges of the application and of
+/// its lock are checked against every target it ships to.
+pub fn plan<'c>(
     config: &Config,
     name: &str,
     app: &App,
+    targets: &[&'c Target],
     options: &Options,
     index: Option<&OnlineIndex>,
-) -> anyhow::Result<Planned> {
+) -> anyhow::Result<Vec<Planned<'c>>> {
     let root = &config.root;
+    let ships_to = config.targets_of(app);
     let lock_path = inside_root(root, &app.lock, "lockfile")?;
     let pyproject_path = inside_root(root, &app.pyproject, "pyproject")?;
     let lock_label = slash_path(&app.lock);
-    let (mut bytes, mut lock) = read_lock(&lock_path, &lock_label)?;
     let pyproject_label = slash_path(&app.pyproject);
     let pyproject_text = fs_err::read_to_string(&pyproject_path)?;
+    let pyproject: toml::Table = toml::from_str(&pyproject_text).map_err(|err| {
+        anyhow::anyhow!(
+            "{pyproject_label}: malformed TOML: {}",
+            lockfile::one_line(&err.to_string())
+        )
+    })?;
+    let declared =
+        python_range::of_pyproject(&pyproject).with_context(|| pyproject_label.clone())?;
+    for range in &declared {
+        check_ranges(&pyproject_label, range, &ships_to, name)?;
+    }
+    let (mut bytes, mut lock) = read_lock(&lock_path, &lock_label)?;
     if let Some(reason) = stale_lock(&lock, &pyproject_label, &pyproject_text)? {
         let dir = fresh::parent_dir(&lock_path);
         let command = relock_command(lock.format, &dir);
@@ -160,6 +309,9 @@ pub fn plan(
             bail!("{lock_label} is still out of date after re-locking: {reason}");
         }
     }
+    if let Some(range) = &lock.requires_python {
+        check_ranges(&lock_label, range, &ships_to, name)?;
+    }
     attach_pyproject(&mut lock, &pyproject_label, &pyproject_text)?;
     let request = request(
         &app.extras,
@@ -167,10 +319,13 @@ pub fn plan(
         &format!("{CONFIG_PATH}: apps.{name}.extras"),
         &format!("{CONFIG_PATH}: apps.{name}.groups"),
     )?;
-    let env = config
-        .first_target()
-        .marker_environment()
-        .with_context(|| config.path.display().to_string())?;
+    let envs = targets
+        .iter()
+        .map(|t| {
+            t.marker_environment()
+                .with_context(|| format!("{CONFIG_PATH}: targets.{}", t.name))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let wheel_only = app
         .wheel_only
         .iter()
@@ -185,263 +340,193 @@ pub fn plan(
         Some(index) => index,
         None => &lockfile::Offline,
     };
-    let pins = pin_lock_for(
+    let per_target = pin_lock_per_target(
         &lock_label,
-        lock,
-        &env,
+        &lock,
+        &envs,
         &request,
         &wheel_only,
         &how_to_allow,
         lookup,
     )?;
+    // Each pinned file once, whatever the number of targets pinning it.
+    let mut union: BTreeMap<(String, String), Pin> = BTreeMap::new();
+    for pin in per_target.iter().flatten() {
+        union
+            .entry((pin.name.to_string(), pin.version.to_string()))
+            .or_insert_with(|| pin.clone());
+    }
+    let union: Vec<Pin> = union.into_values().collect();
     if let Some(index) = index {
-        index.check(&pins).with_context(|| lock_label.clone())?;
+        index.check(&union).with_context(|| lock_label.clone())?;
     }
     for allowed in &wheel_only {
-        if !pins.iter().any(|p| p.wheel_only && p.name == *allowed) {
+        if !union.iter().any(|p| p.wheel_only && p.name == *allowed) {
             eprintln!("warning: {CONFIG_PATH}: apps.{name}.wheel-only lists {allowed}, which needs no exception; remove it");
         }
     }
-    let header = Header {
-        command: format!("{COMMAND} --app {name}"),
-        lock: lock_label,
-        lock_sha256: Sha256::of(&bytes),
-        target: target_text(
-            &config.first_target().python,
-            config
-                .first_target()
-                .platform()
-                .trim_start_matches("linux_"),
-        ),
-    };
-    let contents = requirements_txt::render(&header, &pins);
-    let path = output_path(root, name, "requirements.txt")?;
-    let old = match fs_err::read_to_string(&path) {
-        Ok(text) => Some(Pins::parse(&text).map_err(|err| format!("{err:#}"))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err.into()),
-    };
-    let review = Review::new(old, &pins);
-    let mut planned = Planned {
-        outputs: vec![Output {
-            path,
-            contents,
-            review,
-        }],
-        missing_wheels: None,
-    };
-    let index = root.join(crate::build_wheels::INDEX_DIR);
-    if index.join("files").is_dir() {
-        match plan_build_requirements(config, name, &index, &pins, &header.target)? {
-            Ok(output) => planned.outputs.push(output),
-            Err(missing) => planned.missing_wheels = Some(missing),
-        }
+    let lock_sha256 = Sha256::of(&bytes);
+    let mut planned = Vec::new();
+    for (target, pins) in targets.iter().zip(per_target) {
+        let header = Header {
+            command: format!("{COMMAND} --app {name} --target {}", target.name),
+            lock: lock_label.clone(),
+            lock_sha256,
+            target: target_description(target),
+        };
+        let contents = requirements_txt::render(&header, &pins);
+        let path = layout::checked_output(root, &requirements_path(root, name, &target.name))?;
+        let review = Review::new(read_previous(&path)?, &pins);
+        planned.push(Planned {
+            app: name.to_owned(),
+            target,
+            pins,
+            output: Output {
+                path,
+                contents,
+                review,
+                target: target.name.clone(),
+            },
+        });
     }
     Ok(planned)
 }
 
-/// The files of one application, and why build-requirements.txt could not
-/// be made (the index does not verify, or wheels are missing), if it could
-/// not.
-pub struct Planned {
-    pub outputs: Vec<Output>,
-    pub missing_wheels: Option<String>,
+/// Refuses a range that excludes one of the targets the application
+/// ships to.
+fn check_ranges(
+    label: &str,
+    range: &lockfile::PythonRange,
+    ships_to: &[&Target],
+    app: &str,
+) -> anyhow::Result<()> {
+    for target in ships_to {
+        check_python_range(
+            label,
+            range,
+            &target.python,
+            &format!("target {} (CPython {})", target.name, target.python),
+        )
+        .map_err(|err| {
+            failure::refused(format!(
+                "{err}; widen it, or take {} out of apps.{app}.targets in {CONFIG_PATH}",
+                target.name
+            ))
+        })?;
+    }
+    Ok(())
 }
 
-/// `requirements/<app>/build-requirements.txt` from our wheels, or the
-/// reason it cannot be made. Only a verified list is used: the full
-/// `verify` (signatures, threshold, expiry, rollback, every file) runs
-/// first.
+/// The pins of the previous file, if there is one (an unreadable one is
+/// said so in the review). A target's first file is reviewed against the
+/// application's file of the old layout, when there is one, so that moving
+/// to one file per target shows what changes for each target.
+fn read_previous(path: &Path) -> anyhow::Result<Option<Result<Pins, String>>> {
+    let old_layout = path
+        .parent()
+        .and_then(Path::parent)
+        .zip(path.file_name())
+        .map(|(app_dir, name)| app_dir.join(name));
+    for candidate in std::iter::once(path.to_path_buf()).chain(old_layout) {
+        if fs_err::symlink_metadata(&candidate).is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
+        match fs_err::read_to_string(&candidate) {
+            Ok(text) => return Ok(Some(Pins::parse(&text).map_err(|err| format!("{err:#}")))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(None)
+}
+
+/// A build-requirements.txt that cannot be made.
+struct NotMade {
+    path: PathBuf,
+    /// Why, for the line about the file.
+    reason: String,
+    /// The error line, which names the file or the index.
+    error: String,
+}
+
+/// The build-requirements.txt of every planned application and target
+/// from our wheels, and those that cannot be made.
+/// Only a verified list is used: the full `verify` (signatures,
+/// threshold, expiry, rollback, every file) runs first, once. Without a
+/// wheel index there is nothing to pin yet.
 fn plan_build_requirements(
     config: &Config,
-    name: &str,
-    index: &Path,
-    pins: &[Pin],
-    target: &str,
-) -> anyhow::Result<Result<Output, String>> {
+    planned: &[Planned<'_>],
+) -> anyhow::Result<(Vec<Output>, Vec<NotMade>)> {
+    let root = &config.root;
+    let index = root.join(crate::build_wheels::INDEX_DIR);
+    let mut outputs = Vec::new();
+    let mut not_made = Vec::new();
+    if !index.join("files").is_dir() || planned.is_empty() {
+        return Ok((outputs, not_made));
+    }
+    let paths: Vec<PathBuf> = planned
+        .iter()
+        .map(|p| build_requirements_path(root, &p.app, &p.target.name))
+        .collect();
     let verified = verify::verify_index(
         config,
         &verify::Options {
-            index: Some(index.to_path_buf()),
+            index: Some(index.clone()),
             ..Default::default()
         },
     );
     if let Err(err) = verified {
-        if failure::exit_code(&err) != 1 {
+        if !failure::is_no(&err) {
             return Err(err);
         }
-        return Ok(Err(format!(
+        let error = format!(
             "{}: build-requirements.txt left as it is: the wheel index does not verify ({err:#}); \
              after `cargo xtask build-wheels`, run `cargo xtask sign`",
             index.display()
-        )));
+        );
+        not_made.extend(paths.into_iter().map(|path| NotMade {
+            path,
+            reason: "the wheel index does not verify".to_owned(),
+            error: error.clone(),
+        }));
+        return Ok((outputs, not_made));
     }
-    let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
-        &config.first_target().python,
-        config.first_target().platform(),
-        None,
-    )?;
-    let wheels = build_requirements::read_index(index)?;
-    let chosen = match build_requirements::select(pins, &wheels, &tags) {
-        Ok(chosen) => chosen,
-        Err(missing) => return Ok(Err(build_requirements::missing_message(name, &missing))),
-    };
-    let source = format!("requirements/{name}/requirements.txt");
-    let command = format!("{COMMAND} --app {name}");
-    let contents = build_requirements::render(&command, &source, target, &chosen);
-    let path = output_path(&config.root, name, build_requirements::FILE_NAME)?;
-    let old = match fs_err::read_to_string(&path) {
-        Ok(text) => Some(Pins::parse(&text).map_err(|err| format!("{err:#}"))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err.into()),
-    };
-    let new: Vec<Pin> = chosen.into_iter().map(|(pin, _)| pin).collect();
-    let review = Review::new(old, &new);
-    Ok(Ok(Output {
-        path,
-        contents,
-        review,
-    }))
-}
-
-/// The package index, for `--online` (lookups by `online.rs`).
-pub struct OnlineIndex {
-    client: http::Client,
-    url: String,
-    /// Pinned sdist hashes the index was found to serve, for the summary.
-    found: std::sync::atomic::AtomicUsize,
-}
-
-/// Project pages fetched at once.
-const JOBS: usize = 8;
-
-impl OnlineIndex {
-    /// The configured index (`[index]` in the configuration).
-    pub fn new(config: &Config) -> anyhow::Result<OnlineIndex> {
-        Ok(OnlineIndex {
-            client: http::Client::new(&config.index)?,
-            url: config.index.url.clone(),
-            found: Default::default(),
-        })
-    }
-
-    /// An index at `url` through `client`.
-    pub fn with_client(client: http::Client, url: &str) -> OnlineIndex {
-        OnlineIndex {
-            client,
-            url: url.to_owned(),
-            found: Default::default(),
-        }
-    }
-
-    /// Every pinned sdist must be served by the index as an sdist of that
-    /// project and version (a verification failure otherwise); yanked
-    /// files are warnings. Wheel-only pins are checked to be served.
-    pub fn check(&self, pins: &[Pin]) -> anyhow::Result<()> {
-        let (wheels, sdists): (Vec<&Pin>, Vec<&Pin>) = pins.iter().partition(|p| p.wheel_only);
-        let lookups = online::lookup(
-            &self.client,
-            &self.url,
-            &sdists.iter().map(|p| online_pin(p)).collect::<Vec<_>>(),
-            JOBS,
+    let wheels = build_requirements::read_index(&index)?;
+    for (p, path) in planned.iter().zip(paths) {
+        let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
+            &p.target.python,
+            p.target.platform(),
+            None,
         )?;
-        for warning in online::check_sdists(&lookups)? {
-            eprintln!("warning: {warning}");
-        }
-        self.count(lookups.iter().map(|l| l.hashes.len()).sum());
-        let lookups = online::lookup(
-            &self.client,
-            &self.url,
-            &wheels.iter().map(|p| online_pin(p)).collect::<Vec<_>>(),
-            JOBS,
-        )?;
-        for l in &lookups {
-            for (hash, served) in &l.hashes {
-                if *served == online::Served::Missing {
-                    return Err(failure::verification_failed(format!(
-                        "{}=={} sha256:{hash}: the index serves no file with this hash ({})",
-                        l.pin.name, l.pin.version, l.page
-                    )));
-                }
+        let rel = relative(root, &path);
+        let chosen = match build_requirements::select(&p.pins, &wheels, &tags) {
+            Ok(chosen) => chosen,
+            Err(missing) => {
+                let reason = build_requirements::missing_message(p.target, &missing);
+                not_made.push(NotMade {
+                    error: format!("{rel}: {reason}"),
+                    path,
+                    reason,
+                });
+                continue;
             }
-        }
-        Ok(())
+        };
+        let source = relative(root, &requirements_path(root, &p.app, &p.target.name));
+        let command = format!("{COMMAND} --app {} --target {}", p.app, p.target.name);
+        let contents =
+            build_requirements::render(&command, &source, &target_description(p.target), &chosen);
+        let path = layout::checked_output(root, &path)?;
+        let new: Vec<Pin> = chosen.into_iter().map(|(pin, _)| pin).collect();
+        let review = Review::new(read_previous(&path)?, &new);
+        outputs.push(Output {
+            path,
+            contents,
+            review,
+            target: p.target.name.clone(),
+        });
     }
-}
-
-impl OnlineIndex {
-    fn count(&self, n: usize) {
-        self.found
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// One line for a run that found nothing wrong.
-    pub fn summary(&self) -> String {
-        format!(
-            "update-deps --online: {} pinned sdist(s) found on {}",
-            self.found.load(std::sync::atomic::Ordering::Relaxed),
-            self.url
-        )
-    }
-}
-
-fn online_pin(pin: &Pin) -> online::Pin {
-    online::Pin {
-        name: pin.name.to_string(),
-        version: pin.version.to_string(),
-        hashes: pin.hashes().copied().collect(),
-    }
-}
-
-impl SdistLookup for OnlineIndex {
-    fn classify(
-        &self,
-        queries: &[lockfile::Query<'_>],
-    ) -> anyhow::Result<Vec<lockfile::Classified>> {
-        let pins: Vec<online::Pin> = queries
-            .iter()
-            .map(|q| online::Pin {
-                name: q.name.to_string(),
-                version: q.version.to_string(),
-                hashes: q.hashes.to_vec(),
-            })
-            .collect();
-        let lookups = online::lookup(&self.client, &self.url, &pins, JOBS)?;
-        let mut out = Vec::new();
-        for l in &lookups {
-            let artifact = |hash: &Sha256, filename: &str| lockfile::Artifact {
-                filename: filename.to_owned(),
-                url: None,
-                sha256: *hash,
-                size: None,
-            };
-            let served = |kind: DistKind| {
-                l.hashes.iter().filter_map(move |(h, s)| match s {
-                    online::Served::File {
-                        filename, kind: k, ..
-                    } if *k == kind => Some((h, filename)),
-                    _ => None,
-                })
-            };
-            let wheels = served(DistKind::Wheel)
-                .map(|(h, f)| artifact(h, f))
-                .collect();
-            let sdists = if served(DistKind::Sdist).next().is_some() {
-                // Checks that each is an sdist of this name and version;
-                // warnings (yanked files) are printed by `check`, which
-                // sees every pin after classification.
-                let (hashes, _warnings) = online::sdist_hashes(l)?;
-                served(DistKind::Sdist)
-                    .filter(|(h, _)| hashes.contains(h))
-                    .map(|(h, f)| artifact(h, f))
-                    .collect()
-            } else {
-                Vec::new() // wheel-only, or an error naming the package in `closure::pins`
-            };
-            out.push(lockfile::Classified { sdists, wheels });
-        }
-        Ok(out)
-    }
+    Ok((outputs, not_made))
 }
 
 /// Reads (hashes, then parses) a lockfile.
@@ -489,26 +574,6 @@ fn inside_root(root: &Path, rel: &Path, what: &str) -> anyhow::Result<PathBuf> {
     Ok(real)
 }
 
-/// `requirements/<app>/<file>`; the directories on the way may not be
-/// symlinks leading out of the repository, nor may the file be a symlink.
-fn output_path(root: &Path, app: &str, file: &str) -> anyhow::Result<PathBuf> {
-    let dir = root.join("requirements").join(app);
-    for d in [root.join("requirements"), dir.clone()] {
-        if let Ok(real) = std::fs::canonicalize(&d) {
-            if !real.starts_with(root) {
-                bail!(
-                    "{}: leads out of the repository (to {}); refusing to write there",
-                    d.display(),
-                    real.display()
-                );
-            }
-        }
-    }
-    let path = dir.join(file);
-    fresh::refuse_symlink(&path)?;
-    Ok(path)
-}
-
 fn slash_path(p: &Path) -> String {
     p.components()
         .map(|c| c.as_os_str().to_string_lossy())
@@ -518,173 +583,4 @@ fn slash_path(p: &Path) -> String {
 
 fn relative(root: &Path, path: &Path) -> String {
     slash_path(path.strip_prefix(root).unwrap_or(path))
-}
-
-/// What changed in a requirements file, for the reviewer.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Review {
-    pub count: usize,
-    /// The previous file could not be read (e.g. edited by hand).
-    pub unreadable: Option<String>,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    /// `a 1.0 → 1.1`.
-    pub upgraded: Vec<String>,
-    pub downgraded: Vec<String>,
-    /// Same name and version, different hashes.
-    pub hash_changed: Vec<String>,
-    pub wheel_only: Vec<String>,
-}
-
-impl Review {
-    pub fn new(old: Option<Result<Pins, String>>, new: &[Pin]) -> Review {
-        let mut review = Review {
-            count: new.len(),
-            ..Review::default()
-        };
-        review.wheel_only = new
-            .iter()
-            .filter(|p| p.wheel_only)
-            .map(|p| format!("{} {}", p.name, p.version))
-            .collect();
-        let old = match old {
-            None => Pins::default(),
-            Some(Ok(pins)) => pins,
-            Some(Err(err)) => {
-                review.unreadable = Some(err);
-                return review;
-            }
-        };
-        for pin in new {
-            match old.get(&pin.name) {
-                None => review.added.push(format!("{} {}", pin.name, pin.version)),
-                Some(before) if before.version != pin.version => {
-                    let line = format!("{} {} → {}", pin.name, before.version, pin.version);
-                    if before.version < pin.version {
-                        review.upgraded.push(line);
-                    } else {
-                        review.downgraded.push(line);
-                    }
-                }
-                Some(before) => {
-                    let a: BTreeSet<&Sha256> = before.hashes().collect();
-                    let b: BTreeSet<&Sha256> = pin.hashes().collect();
-                    if a != b {
-                        let removed: Vec<String> =
-                            a.difference(&b).map(|h| h.to_string()).collect();
-                        let added: Vec<String> = b.difference(&a).map(|h| h.to_string()).collect();
-                        review.hash_changed.push(format!(
-                            "{} {}: {} → {}",
-                            pin.name,
-                            pin.version,
-                            if removed.is_empty() {
-                                "-".to_owned()
-                            } else {
-                                removed.join(", ")
-                            },
-                            if added.is_empty() {
-                                "-".to_owned()
-                            } else {
-                                added.join(", ")
-                            }
-                        ));
-                    }
-                }
-            }
-        }
-        for pin in &old.pins {
-            if !new.iter().any(|p| p.name == pin.name) {
-                review.removed.push(format!("{} {}", pin.name, pin.version));
-            }
-        }
-        review
-    }
-}
-
-impl fmt::Display for Review {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(err) = &self.unreadable {
-            writeln!(
-                f,
-                "  the previous file could not be read ({err}); review the whole diff"
-            )?;
-        }
-        for (label, items) in [
-            ("added", &self.added),
-            ("removed", &self.removed),
-            ("upgraded", &self.upgraded),
-            ("downgraded", &self.downgraded),
-        ] {
-            for item in items {
-                writeln!(f, "  {label:<10} {item}")?;
-            }
-        }
-        for item in &self.wheel_only {
-            writeln!(
-                f,
-                "  wheel-only {item}: pinned to upstream wheels (publishes no sdist)"
-            )?;
-        }
-        for item in &self.hash_changed {
-            writeln!(f, "  !!! HASH CHANGED AT THE SAME VERSION: {item}")?;
-            writeln!(f, "  !!! the same release now has different bytes: a re-upload or tampering; find out why before merging")?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pin(name: &str, version: &str, hash: char) -> Pin {
-        Pin {
-            name: name.parse().unwrap(),
-            version: version.parse().unwrap(),
-            files: vec![requirements_txt::PinnedFile {
-                sha256: hash.to_string().repeat(64).parse().unwrap(),
-                filename: None,
-            }],
-            wheel_only: false,
-        }
-    }
-
-    #[test]
-    fn review_names_every_change() {
-        let old = Pins {
-            pins: vec![
-                pin("a", "1.0", 'a'),
-                pin("b", "2.0", 'b'),
-                pin("c", "3.0", 'c'),
-                pin("gone", "1", 'd'),
-            ],
-        };
-        let new = vec![
-            pin("a", "1.1", 'e'),
-            pin("b", "2.0", 'f'),
-            pin("c", "3.0", 'c'),
-            pin("new", "0.1", '0'),
-        ];
-        let review = Review::new(Some(Ok(old)), &new);
-        assert_eq!(review.added, ["new 0.1"]);
-        assert_eq!(review.removed, ["gone 1"]);
-        assert_eq!(review.upgraded, ["a 1.0 → 1.1"]);
-        assert_eq!(
-            review.hash_changed,
-            [format!("b 2.0: {} → {}", "b".repeat(64), "f".repeat(64))]
-        );
-        let text = review.to_string();
-        assert!(text.contains("upgraded   a 1.0 → 1.1"), "{text}");
-        assert!(
-            text.contains("!!! HASH CHANGED AT THE SAME VERSION: b 2.0"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn review_of_a_first_run() {
-        let review = Review::new(None, &[pin("a", "1", 'a')]);
-        assert_eq!(review.added, ["a 1"]);
-        assert!(review.hash_changed.is_empty());
-    }
 }

@@ -3,7 +3,10 @@
 //! 1), `pylock.toml` (PEP 751, lock-version 1.x) and a hashed
 //! `requirements.txt` as pip-compile or `uv export` write it.
 //!
-//! The readers are pure: they take the file's text and return a [`Lock`].
+//! The readers are pure: they take the file's text and return a [`Lock`],
+//! with the Python versions the lock was made for ([`PythonRange`]: uv.lock's
+//! and pylock.toml's `requires-python`, poetry.lock's `[metadata]
+//! python-versions`; [`python_range::of_pyproject`] reads a project's own).
 //! What the target installs is decided by `closure.rs`; which file of a
 //! package is pinned by `requirements_txt.rs`.
 //!
@@ -13,8 +16,11 @@
 
 pub mod poetry;
 pub mod pylock;
+pub mod python_range;
 pub mod requirements_txt;
 pub mod uv;
+
+pub use python_range::PythonRange;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -106,8 +112,11 @@ pub struct Lock {
     /// Sorted by name, then version.
     pub packages: Vec<Package>,
     pub selection: Selection,
-    /// The Python versions the lock was made for (uv.lock, pylock.toml).
-    pub requires_python: Option<pep440_rs::VersionSpecifiers>,
+    /// The Python versions the lock was made for: uv.lock's and
+    /// pylock.toml's `requires-python` (PEP 440 specifiers), poetry.lock's
+    /// `[metadata] python-versions` (a Poetry constraint); none in a
+    /// requirements.txt.
+    pub requires_python: Option<PythonRange>,
     /// The environments the lock was resolved for, when it says (uv.lock's
     /// `supported-markers`, or its `resolution-markers`; pylock.toml's
     /// `environments`): the target must match one of them.

@@ -20,10 +20,12 @@
 //!
 //! `[metadata] content-hash` is the sha256 of the relevant parts of
 //! pyproject.toml ([`content_hash`], as Poetry's `Locker` computes it).
+//! `[metadata] python-versions` is the project's Python range, a Poetry
+//! constraint ([`super::PythonRange::poetry`]).
 //!
 //! Refused: packages from git, a directory, a file or a URL.
 
-mod constraint;
+pub(crate) mod constraint;
 mod content_hash;
 mod pyproject;
 
@@ -37,7 +39,8 @@ use serde::Deserialize;
 
 use super::{
     is_sdist_filename, parse_extra, parse_marker, parse_name, parse_prefixed_hash, parse_version,
-    Artifact, Dependency, Format, GroupName, Lock, Package, Recorded, Selection, Uses, MAIN,
+    Artifact, Dependency, Format, GroupName, Lock, Package, PythonRange, Recorded, Selection, Uses,
+    MAIN,
 };
 use crate::sdist_filename::SdistFilename;
 use crate::wheel_filename::WheelFilename;
@@ -60,6 +63,8 @@ struct RawLock {
 #[serde(rename_all = "kebab-case")]
 struct RawMetadata {
     lock_version: Option<String>,
+    /// The project's Python range, a Poetry constraint.
+    python_versions: Option<String>,
     content_hash: Option<String>,
     /// Lock-version 1.1: every package's files, by package name.
     #[serde(default)]
@@ -162,6 +167,10 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
             p.map_or(String::new(), |p| format!("{} {}", p.name, p.version))
         );
     };
+    let requires_python = match &metadata.python_versions {
+        Some(text) => Some(PythonRange::poetry("python-versions", text)?),
+        None => None,
+    };
     let mut metadata_files = metadata.files;
     let mut versions_of: BTreeMap<PackageName, usize> = BTreeMap::new();
     for p in &raw.package {
@@ -197,7 +206,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
             Generation::Groups => Selection::Markers,
             Generation::Edges => Selection::NeedsPyproject,
         },
-        requires_python: None,
+        requires_python,
         environments: None,
         uses: Uses {
             extras,

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::{
     parse_extra, parse_marker, parse_name, parse_sha256, parse_version, url_filename, Artifact,
-    Environments, Format, GroupName, Lock, Package, Recorded, Selection, Uses, MAIN,
+    Environments, Format, GroupName, Lock, Package, PythonRange, Recorded, Selection, Uses, MAIN,
 };
 use crate::markers::LockMarker;
 
@@ -133,10 +133,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
         packages.push(out);
     }
     let requires_python = match &raw.requires_python {
-        Some(r) => Some(
-            r.parse::<pep440_rs::VersionSpecifiers>()
-                .map_err(|err| anyhow::anyhow!("invalid requires-python {r:?}: {err}"))?,
-        ),
+        Some(r) => Some(PythonRange::pep440("requires-python", r)?),
         None => None,
     };
     let environments = match &raw.environments {

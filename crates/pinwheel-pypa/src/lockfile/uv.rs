@@ -32,8 +32,8 @@ use serde::Deserialize;
 
 use super::{
     parse_extra, parse_marker, parse_name, parse_prefixed_hash, parse_version, url_filename,
-    Artifact, Dependency, Environments, Format, GroupName, Lock, Package, Recorded, Selection,
-    Uses,
+    Artifact, Dependency, Environments, Format, GroupName, Lock, Package, PythonRange, Recorded,
+    Selection, Uses,
 };
 
 #[derive(Deserialize)]
@@ -229,7 +229,7 @@ pub fn parse(text: &str) -> anyhow::Result<Lock> {
     };
     let recorded = normalize_recorded(recorded);
     let requires_python = match &recorded.requires_python {
-        Some(r) => Some(VersionSpecifiers::from_str_checked(r).context("requires-python")?),
+        Some(r) => Some(PythonRange::pep440("requires-python", r)?),
         None => None,
     };
     let environments = environments(&raw.supported_markers, &raw.resolution_markers)?;

@@ -52,6 +52,28 @@ impl Run {
     }
 }
 
+/// The targets of every test repository, whatever the real configuration
+/// names: two releases whose CPython differs around markers such as
+/// `python_full_version < '3.11.3'` (async-timeout of redis, tomli, six),
+/// so that each target's files differ.
+pub const TARGETS: &str =
+    "[targets.bookworm]\nsuite = \"bookworm\"\narchitecture = \"amd64\"\npython = \"3.11.2\"\n\n\
+     [targets.trixie]\nsuite = \"trixie\"\narchitecture = \"amd64\"\npython = \"3.13.5\"\n\n";
+
+/// The real configuration with [`TARGETS`] as its targets and without
+/// its applications: what a test repository adds its own to.
+pub fn config_head() -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/pinwheel.toml"),
+    )
+    .unwrap();
+    let start = text
+        .find("\n[index]")
+        .expect("the configuration has an [index] table");
+    let cut = text.find("\n[apps.").unwrap_or(text.len());
+    format!("{TARGETS}{}\n", &text[start + 1..cut])
+}
+
 pub const FILES: [(&str, &[u8]); 3] = [
     (
         "files/certifi-2024.8.30-py3-none-any.whl",
@@ -105,11 +127,14 @@ impl Repo {
         self.root().join(".pinwheel/last-trusted-version")
     }
 
-    /// Rewrites `[trust]` of the real configuration.
+    /// Rewrites `[trust]` of the real configuration, whose targets are
+    /// [`TARGETS`].
     pub fn set_trust(&self, pins: &[&str], threshold: usize) {
         let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/pinwheel.toml");
         let mut doc: toml_edit::DocumentMut =
             std::fs::read_to_string(real).unwrap().parse().unwrap();
+        let targets: toml_edit::DocumentMut = TARGETS.parse().unwrap();
+        doc["targets"] = targets["targets"].clone();
         let mut array = toml_edit::Array::new();
         for pin in pins {
             array.push(*pin);
