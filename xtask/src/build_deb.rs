@@ -546,8 +546,8 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
 
 /// The first verification: the full `verify` of the wheel index
 /// (signatures, threshold, expiry, rollback, every file), then
-/// `update-deps --check` (the requirements files match the lock and the
-/// signed list), and every hash each target's build-requirements.txt pins
+/// `update-deps --check` for `targets` (their requirements files match the
+/// lock and the signed list), and every hash each target's build-requirements.txt pins
 /// is in the verified list. Returns the verified list (path under
 /// wheels-index/ → sha256).
 fn first_verification(
@@ -568,6 +568,7 @@ fn first_verification(
         &config.root,
         &crate::update_deps::Options {
             app: Some(app.to_owned()),
+            targets: targets.iter().map(|t| t.name.clone()).collect(),
             check: true,
             ..Default::default()
         },

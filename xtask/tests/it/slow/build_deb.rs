@@ -53,16 +53,6 @@ fn copy_repo() -> (tempfile::TempDir, PathBuf) {
         .unwrap();
     let root = tmp.path().join("repo");
     xtask::check_reproducible::copy_tree(&repo_root(), &root).unwrap();
-    // TRANSITIONAL: until the repository holds its requirements per target
-    // (requirements/<app>/<target>/), bookworm's are the old files.
-    let old = root.join("requirements/pinwheel-demo");
-    let bookworm = old.join("bookworm");
-    if !bookworm.exists() {
-        fs_err::create_dir_all(&bookworm).unwrap();
-        for name in ["requirements.txt", "build-requirements.txt"] {
-            fs_err::copy(old.join(name), bookworm.join(name)).unwrap();
-        }
-    }
     (tmp, root)
 }
 
