@@ -61,7 +61,8 @@ fn in_chroot(
 }
 
 /// The environment of the process that starts the chroot (not of the
-/// build, which `env -i` sets inside): nothing from the caller but PATH.
+/// build, which `env -i` sets inside): a fixed PATH and locale, nothing
+/// from the caller.
 fn launcher_env() -> BTreeMap<String, String> {
     BTreeMap::from([
         (

@@ -590,6 +590,18 @@ fn two_builds_of_one_target_at_once_take_turns() {
     for run in [&run_a, &run_b] {
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     }
+    let waited = [&run_a, &run_b]
+        .iter()
+        .filter(|run| {
+            run.stderr
+                .contains("waiting for another build of target bookworm")
+        })
+        .count();
+    assert_eq!(
+        waited, 1,
+        "one build waits for the other:\n{}\n{}",
+        run_a.stderr, run_b.stderr
+    );
     let deb_a = files_with(&out_a.join("bookworm"), ".deb");
     let deb_b = files_with(&out_b.join("bookworm"), ".deb");
     assert_eq!((deb_a.len(), deb_b.len()), (1, 1));
