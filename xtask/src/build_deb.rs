@@ -6,14 +6,14 @@
 //!
 //! 1. The output directories (`target/debian/<target>/`, or `--out
 //!    DIR/<target>/`) are checked to be writable before anything runs.
-//! 2. `debian/changelog` is read strictly ([`changelog`]): its date is
+//! 2. First verification: the full `verify` of `wheels-index/` (signatures,
+//!    threshold, expiry, rollback, every file), `update-deps --check` for
+//!    the targets (their requirements files match the lock and the signed
+//!    list), and every hash each target's build-requirements.txt pins is in
+//!    the verified list. Any failure stops here, for every target, before
+//!    anything is built.
+//! 3. `debian/changelog` is read strictly ([`changelog`]): its date is
 //!    SOURCE_DATE_EPOCH, its package is debian/control's Source.
-//! 3. First verification: the full `verify` of `wheels-index/` (signatures,
-//!    threshold, expiry, rollback, every file), `update-deps --check` (the
-//!    requirements files match the lock and the signed list), and every
-//!    hash each target's build-requirements.txt pins is in the verified
-//!    list. Any failure stops here, for every target, before anything is
-//!    built.
 //! 4. The sdist ([`crate::sdist`]); the changelog's upstream version must be
 //!    the application's.
 //! 5. For each target:
@@ -286,18 +286,17 @@ pub fn build(
     if !packages.iter().any(|p| p == app) {
         bail!("debian/control: no binary package named {app:?} (it builds {}); debian/ packages one application", packages.join(", "));
     }
-    let changelog_text = fs_err::read_to_string(root.join("debian/changelog"))?;
-    let changelog = changelog::parse(&changelog_text)?;
+
+    let list = first_verification(config, app, targets)?;
+    laps.lap("verify");
+
+    let changelog = changelog::parse(&fs_err::read_to_string(root.join("debian/changelog"))?)?;
     if changelog.source != source {
         bail!(
             "debian/changelog: package {:?} differs from debian/control's Source {source:?}",
             changelog.source
         );
     }
-    laps.lap("changelog");
-
-    let list = first_verification(config, app, targets)?;
-    laps.lap("verify");
 
     let sdist = crate::sdist::build(config, app)?;
     let upstream = changelog::upstream_version(&changelog.version);
@@ -310,7 +309,7 @@ pub fn build(
             sdist.version,
         );
     }
-    laps.lap("sdist");
+    laps.lap("changelog + sdist");
 
     let shared = Shared {
         changelog,
@@ -583,6 +582,59 @@ fn first_verification(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn demo_config(narrowed: bool) -> Config {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/pinwheel.toml");
+        let mut text = fs_err::read_to_string(&path).unwrap();
+        if narrowed {
+            text = text.replacen(
+                "wheel-only = []\n",
+                "wheel-only = []\ntargets = [\"trixie\"]\n",
+                1,
+            );
+        }
+        Config::parse(Path::new("/r"), Path::new("pinwheel.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn targets_by_name_or_every_one_the_app_ships_to() {
+        let names = |targets: Vec<&Target>| -> Vec<String> {
+            targets.iter().map(|t| t.name.clone()).collect()
+        };
+        let all = demo_config(false);
+        assert_eq!(
+            names(targets(&all, "pinwheel-demo", &[]).unwrap()),
+            ["bookworm", "trixie"]
+        );
+        let picked = [
+            "trixie".to_owned(),
+            "bookworm".to_owned(),
+            "trixie".to_owned(),
+        ];
+        assert_eq!(
+            names(targets(&all, "pinwheel-demo", &picked).unwrap()),
+            ["bookworm", "trixie"]
+        );
+        let err = targets(&all, "pinwheel-demo", &["sid".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "pinwheel.toml: no target named \"sid\" (known: bookworm, trixie)"
+        );
+        let narrowed = demo_config(true);
+        assert_eq!(
+            names(targets(&narrowed, "pinwheel-demo", &[]).unwrap()),
+            ["trixie"]
+        );
+        let err = targets(&narrowed, "pinwheel-demo", &["bookworm".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "pinwheel.toml: application pinwheel-demo does not ship to target \"bookworm\" (its targets: trixie)"
+        );
+    }
 
     #[test]
     fn environment_is_complete() {
