@@ -189,7 +189,7 @@ pub fn prepare_in(
     }
     let made = cache::found(&dir) == cache::Found::Missing;
     if made {
-        let making = Making {
+        let making = make::Making {
             cache: &cache,
             spec: &spec,
             name: &name,
@@ -199,7 +199,7 @@ pub fn prepare_in(
             mnt: &mnt,
         };
         making.make(&dir)?;
-        remove_replaced(&cache, &spec, &name, mode, &unshare)?;
+        cache::remove_replaced(&cache, &spec, &name, mode, &unshare)?;
     }
 
     let base = dir.join("root");
@@ -217,7 +217,7 @@ pub fn prepare_in(
     let python = if made {
         recorded
     } else {
-        let python = python_version(&entry)?;
+        let python = enter::python_version(&entry)?;
         if python != recorded {
             bail!(
                 "{}: damaged: its python-version says {recorded} but its python3 says {python}; \
@@ -343,196 +343,6 @@ fn install_host_tools(mode: Mode) -> anyhow::Result<()> {
     crate::host_packages::install(&missing, "chroot tools", false, None)
 }
 
-/// Everything making one chroot needs.
-struct Making<'a> {
-    cache: &'a Path,
-    spec: &'a cache::Spec,
-    name: &'a str,
-    target: &'a crate::config::Target,
-    mode: Mode,
-    unshare: &'a Path,
-    mnt: &'a Path,
-}
-
-impl Making<'_> {
-    /// Makes the chroot under `.tmp-<name>-<random>/` and renames it to
-    /// `dir` once mmdebstrap succeeded and its python version and package
-    /// list are written. A failure leaves nothing behind.
-    fn make(&self, dir: &Path) -> anyhow::Result<()> {
-        let tmp = self.cache.join(format!(
-            "{}{}-{:016x}",
-            cache::TMP_PREFIX,
-            self.name,
-            rand::random::<u64>()
-        ));
-        fs_err::create_dir(&tmp)?;
-        let mut guard = cache::RemoveOnDrop {
-            dir: Some(tmp.clone()),
-            mode: self.mode,
-            unshare: self.unshare,
-        };
-        let base = tmp.join("root");
-        let log = self.cache.join(format!("{}.log", self.name));
-        let mut argv: Vec<String> = Vec::new();
-        if self.mode == Mode::Rootless {
-            argv.push(self.unshare.display().to_string());
-            argv.extend(self.mode.userns().iter().map(|s| s.to_string()));
-            argv.push("--".into());
-        }
-        argv.extend(make::command(
-            self.mode,
-            self.spec,
-            &base,
-            &self.target.mirror,
-        ));
-        let what = match self.spec.flavor {
-            "build" => format!("the {} chroot", self.target.name),
-            flavor => format!("the {} {flavor} chroot", self.target.name),
-        };
-        eprintln!("making {what} (mmdebstrap, about a minute)…");
-        if !make::run(&argv, &log, &format!("mmdebstrap {}", self.spec.suite))? {
-            drop(guard);
-            make::show_tail(&log);
-            let text = fs_err::read_to_string(&log).unwrap_or_default();
-            let target = &self.target.name;
-            let mirror = &self.target.mirror;
-            return Err(match make::classify(&text) {
-                make::Failure::Unverified(line) => failure::verification_failed(format!(
-                    "target {target}: apt refused the Debian archive at {mirror} \
-                     (checked with the host's debian-archive-keyring): {line}; log: {}",
-                    log.display()
-                )),
-                make::Failure::Unreachable(line) => anyhow::anyhow!(
-                    "target {target}: cannot fetch the {} chroot from the Debian archive at {mirror}: {line}; log: {}",
-                    self.spec.suite,
-                    log.display()
-                ),
-                make::Failure::Other => anyhow::anyhow!(
-                    "target {target}: mmdebstrap failed making {what} from {mirror}; log: {}",
-                    log.display()
-                ),
-            });
-        }
-        let entry = enter::Entry {
-            mode: self.mode,
-            unshare: self.unshare,
-            mnt: self.mnt,
-            base: &base,
-        };
-        let python = python_version(&entry)?;
-        let listed = run_inside(
-            &entry,
-            "dpkg-query",
-            &["-W", "-f", packages::DPKG_QUERY_FORMAT],
-        )?;
-        let installed = packages::parse_dpkg_query(&listed)
-            .with_context(|| format!("listing the packages of {what}"))?;
-        write_synced(&tmp.join("packages.txt"), &packages::render(&installed))?;
-        write_synced(&tmp.join("python-version"), &format!("{python}\n"))?;
-        crate::fresh::sync_dir(&tmp)?;
-        fs_err::rename(&tmp, dir)?;
-        guard.disarm();
-        crate::fresh::sync_dir(self.cache)
-    }
-}
-
-fn write_synced(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut file = fs_err::File::create(path)?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
-}
-
-/// The full version of the chroot's python3, by running it.
-fn python_version(entry: &enter::Entry<'_>) -> anyhow::Result<String> {
-    let out = run_inside(
-        entry,
-        "python3",
-        &["-c", "import platform; print(platform.python_version())"],
-    )?;
-    let version = out.trim();
-    if version.is_empty() || !version.split('.').all(|p| p.parse::<u32>().is_ok()) {
-        bail!(
-            "{}: python3 printed {version:?} as its version",
-            entry.base.display()
-        );
-    }
-    Ok(version.to_owned())
-}
-
-/// Runs a query inside the chroot (no binds, cwd `/`) and returns its
-/// standard output.
-fn run_inside(entry: &enter::Entry<'_>, program: &str, args: &[&str]) -> anyhow::Result<String> {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let (unshare, argv) = enter::argv(entry, &[], Path::new("/"), program, &args);
-    let out = duct::cmd(&unshare, &argv)
-        .full_env([("PATH", "/usr/bin:/bin"), ("LC_ALL", "C.UTF-8")])
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .with_context(|| format!("cannot run {unshare}"))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "{}: cannot run {program} inside ({}): {}",
-            entry.base.display(),
-            out.status,
-            stderr.trim().replace('\n', " | ")
-        );
-    }
-    String::from_utf8(out.stdout).with_context(|| {
-        format!(
-            "{program} inside {}: output not UTF-8",
-            entry.base.display()
-        )
-    })
-}
-
-/// Removes the chroots of `spec`'s suite, architecture and flavor with
-/// another key than `name`, each once its lock is free (one in use stays).
-fn remove_replaced(
-    cache: &Path,
-    spec: &cache::Spec,
-    name: &str,
-    mode: Mode,
-    unshare: &Path,
-) -> anyhow::Result<()> {
-    let kind = spec.kind();
-    let mut old: Vec<String> = Vec::new();
-    for entry in fs_err::read_dir(cache)? {
-        let file_name = entry?.file_name().to_string_lossy().into_owned();
-        if cache::is_replaced(&file_name, &kind, name) {
-            old.push(file_name);
-        }
-    }
-    old.sort();
-    for other in old {
-        let Some(_lock) = cache::try_lock(cache, &other)? else {
-            eprintln!("keeping the replaced chroot {other}: in use");
-            continue;
-        };
-        eprintln!(
-            "removing the replaced chroot {}: {name} has other packages or a newer format",
-            cache.join(&other).display()
-        );
-        for tmp in cache::temporaries(cache, &other)? {
-            cache::remove_tree(mode, unshare, &tmp)?;
-        }
-        cache::remove_tree(mode, unshare, &cache.join(&other))?;
-        let log = cache.join(format!("{other}.log"));
-        if log.exists() {
-            fs_err::remove_file(log)?;
-        }
-        let mnt = cache.join(format!("{other}.mnt"));
-        if mnt.is_dir() {
-            fs_err::remove_dir(mnt)?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,38 +355,6 @@ mod tests {
         if std::env::var_os(CACHE_ENV).is_none() {
             assert_eq!(cache_dir(Path::new("/r")), Path::new("/r/target/chroots"));
         }
-    }
-
-    #[test]
-    fn replaced_chroots_are_removed_unless_in_use() {
-        let tmp = tempfile::tempdir().unwrap();
-        let cache = tmp.path();
-        let spec = cache::Spec::new("bookworm", "amd64", &Flavor::Runtime);
-        let name = spec.name();
-        let old = "bookworm-amd64-runtime-000000000000";
-        let busy = "bookworm-amd64-runtime-111111111111";
-        let other_kind = "trixie-amd64-runtime-000000000000";
-        for dir in [name.as_str(), old, busy, other_kind] {
-            fs_err::create_dir_all(cache.join(dir).join("root/etc")).unwrap();
-        }
-        fs_err::write(cache.join(format!("{old}.log")), "log").unwrap();
-        fs_err::create_dir(cache.join(format!("{old}.mnt"))).unwrap();
-        fs_err::create_dir(cache.join(format!(".tmp-{old}-killed"))).unwrap();
-        let _in_use = cache::try_lock(cache, busy).unwrap().unwrap();
-        remove_replaced(cache, &spec, &name, Mode::Root, Path::new("/nonexistent")).unwrap();
-        for kept in [name.as_str(), busy, other_kind] {
-            assert!(cache.join(kept).is_dir(), "{kept}");
-        }
-        for gone in [
-            old.to_owned(),
-            format!("{old}.log"),
-            format!("{old}.mnt"),
-            format!(".tmp-{old}-killed"),
-        ] {
-            assert!(!cache.join(&gone).exists(), "{gone}");
-        }
-        // Lock files stay: a waiter may hold the old one open.
-        assert!(cache.join(format!("{old}.lock")).is_file());
     }
 
     #[test]
@@ -601,4 +379,42 @@ mod tests {
         };
         assert_eq!(argv.last().map(String::as_str), Some("mmdebstrap"));
     }
+}
+
+/// What a complete cached chroot recorded when it was made: its python3's
+/// full version and its package list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub python: String,
+    pub packages: BTreeMap<String, String>,
+}
+
+impl Recorded {
+    /// See [`Chroot::toolchain`].
+    pub fn toolchain(&self) -> BTreeMap<String, String> {
+        packages::toolchain(&self.packages)
+    }
+}
+
+/// The record of `target`'s cached chroot with `flavor`, read without
+/// taking its lock or entering it (a few small reads): for decisions that
+/// build nothing, such as whether every wheel is current. `None` when no
+/// complete chroot is cached; whoever builds calls [`prepare`], which
+/// checks the interpreter itself.
+pub fn recorded(
+    root: &Path,
+    target: &crate::config::Target,
+    flavor: &Flavor,
+) -> anyhow::Result<Option<Recorded>> {
+    let dir = cache_dir(root).join(name(target, flavor));
+    if cache::found(&dir) != cache::Found::Complete {
+        return Ok(None);
+    }
+    let python = fs_err::read_to_string(dir.join("python-version"))?
+        .trim()
+        .to_owned();
+    let list = dir.join("packages.txt");
+    let packages = packages::parse(&fs_err::read_to_string(&list)?)
+        .with_context(|| list.display().to_string())?;
+    Ok(Some(Recorded { python, packages }))
 }

@@ -22,6 +22,7 @@ pub struct Config {
     pub build: Build,
     pub trust: Trust,
     pub bootstrap: Bootstrap,
+    pub debian: Debian,
     pub apps: BTreeMap<String, App>,
 }
 
@@ -36,7 +37,20 @@ struct RawConfig {
     trust: Trust,
     bootstrap: Bootstrap,
     #[serde(default)]
+    debian: Debian,
+    #[serde(default)]
     apps: BTreeMap<String, App>,
+}
+
+/// The Debian source package (`[debian]`): one `debian/` builds every
+/// application as a binary package of its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Debian {
+    /// The source package's name; when given, debian/control's `Source`
+    /// and debian/changelog must say the same.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// One Debian release we build for (`[targets.NAME]`): the suite its
@@ -216,6 +230,24 @@ pub struct App {
     /// The targets this application ships to (default: every target).
     #[serde(default)]
     pub targets: Option<Vec<String>>,
+    /// Whether the virtual environment sees Debian's dist-packages (for
+    /// modules only Debian packages provide, such as `apt_pkg` from
+    /// python3-apt); the packages that provide them go in `depends`.
+    #[serde(default)]
+    pub system_site_packages: bool,
+    /// Debian packages the binary package depends on besides Python
+    /// (written into its debian/control stanza by `add-app`; checked).
+    #[serde(default)]
+    pub depends: Vec<String>,
+    /// Whether the project's version must map (PEP 440 → Debian) to the
+    /// upstream part of debian/changelog's version. Components versioned
+    /// only by the source package say false.
+    #[serde(default = "yes")]
+    pub check_version: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Config {
@@ -293,6 +325,7 @@ impl Config {
             build: raw.build,
             trust: raw.trust,
             bootstrap: raw.bootstrap,
+            debian: raw.debian,
             apps: raw.apps,
         })
     }
@@ -445,6 +478,14 @@ fn check_target(path: &Path, target: &Target) -> anyhow::Result<()> {
                 path.display()
             );
         }
+        // dpkg sorts "1.0~rc1~deb13" after "1.0~deb13": a suffix starting
+        // with '~' would let a release candidate outrank its release.
+        if !suffix.is_empty() && !suffix.starts_with('+') {
+            bail!(
+                "{}: targets.{name}.deb-version-suffix {suffix:?} must start with '+' (a '~' suffix breaks dpkg's order of pre-releases)",
+                path.display()
+            );
+        }
     }
     Ok(())
 }
@@ -463,7 +504,7 @@ python = "3.11.2"
 [targets.trixie]
 suite = "trixie"
 python = "3.13.5"
-deb-version-suffix = "~deb13"
+deb-version-suffix = "+deb13"
 
 [build]
 source-date-epoch = 1700000000
@@ -503,7 +544,7 @@ lock = "packaging/demo/uv.lock"
         assert_eq!(bookworm.deb_version_suffix(), "+bookworm");
         assert_eq!(
             config.target("trixie").unwrap().deb_version_suffix(),
-            "~deb13"
+            "+deb13"
         );
         let demo = config.app("demo").unwrap();
         let names: Vec<&str> = config
@@ -631,7 +672,7 @@ lock = "packaging/demo/uv.lock"
         let end = GOOD.find("[build]").unwrap();
         let msg = error(&format!("{}{}", &GOOD[..start], &GOOD[end..]));
         assert!(msg.contains("no [targets.NAME]"), "{msg}");
-        let msg = error(&GOOD.replace("\"~deb13\"", "\"+deb 13\""));
+        let msg = error(&GOOD.replace("\"+deb13\"", "\"+deb 13\""));
         assert!(msg.contains("deb-version-suffix"), "{msg}");
         let msg = error(&GOOD.replace(
             "suite = \"trixie\"",

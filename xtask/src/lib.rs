@@ -8,6 +8,7 @@
 //! where files are written, processes started and the network reached.
 
 // Commands, in pipeline order, then the tools.
+pub mod add_app;
 pub mod build_deb;
 pub mod build_wheels;
 pub mod check_reproducible;
@@ -26,6 +27,7 @@ pub mod verify_signature;
 pub mod build_requirements;
 pub mod chroot;
 pub mod config;
+pub mod debian;
 pub mod root;
 
 // I/O layers.

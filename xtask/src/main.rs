@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 
 use pinwheel_trust::failure;
 use xtask::{
-    build_deb, build_wheels, check_reproducible, chroot_command, config, proof, refresh_index,
-    requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
+    add_app, build_deb, build_wheels, check_reproducible, chroot_command, config, proof,
+    refresh_index, requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
 };
 
 #[derive(Debug, Parser)]
@@ -36,6 +36,8 @@ struct Pinwheel {
 /// The commands in pipeline order, then the tools, then the proof.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Register one more application: its [apps.NAME] table, its debian/control stanza and per-package files.
+    AddApp(add_app::Args),
     /// Regenerate requirements/<app>/<target>/requirements.txt (sdist sha256 pins) from each application's lockfile, and build-requirements.txt (our wheels).
     UpdateDeps(update_deps::Options),
     /// Build our own wheels from the pinned, verified sdists into wheels-index/.
@@ -91,6 +93,7 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
     let root = root(pinwheel.root)?;
     let root = root.as_path();
     match pinwheel.command {
+        Command::AddApp(a) => a.run(root)?,
         Command::UpdateDeps(o) => update_deps::run(root, &o)?,
         Command::BuildWheels(o) => build_wheels::run(root, &o)?,
         Command::Sign(a) => a.run(root)?,

@@ -16,10 +16,13 @@ use crate::host_packages;
 /// The Debian packages the tests call: GnuPG and sqv as OpenPGP peers;
 /// Python, pip and venv to build and install wheels; dpkg, debhelper,
 /// fakeroot, faketime, lintian and strip-nondeterminism to build and
-/// check packages; git for rollback checks; util-linux for `unshare`.
+/// check packages; git for rollback checks; util-linux for `unshare`;
+/// mmdebstrap, Debian's archive keyring and uidmap to make the target
+/// chroots builds run in.
 pub const PACKAGES: &[&str] = &[
     "build-essential",
     "debhelper",
+    "debian-archive-keyring",
     "dh-strip-nondeterminism",
     "dpkg-dev",
     "fakeroot",
@@ -28,6 +31,7 @@ pub const PACKAGES: &[&str] = &[
     "gnupg",
     "gpgv",
     "lintian",
+    "mmdebstrap",
     "python3",
     "python3-dev",
     "python3-pip",
@@ -35,6 +39,7 @@ pub const PACKAGES: &[&str] = &[
     "python3-venv",
     "sqv",
     "strip-nondeterminism",
+    "uidmap",
     "util-linux",
 ];
 

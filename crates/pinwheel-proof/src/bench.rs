@@ -186,7 +186,10 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
     let work = root.join("target/bench");
     fs_err::create_dir_all(&work)?;
     let interpreter = xtask::config::Config::load(root)
-        .map(|c| { let _ = c; PathBuf::from("/usr/bin/python3") })
+        .map(|c| {
+            let _ = c;
+            PathBuf::from("/usr/bin/python3")
+        })
         .unwrap_or_else(|_| PathBuf::from("/usr/bin/python3"));
     let machine = machine::Machine::probe();
     eprintln!("bench: {machine}");

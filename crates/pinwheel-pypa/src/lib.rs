@@ -4,13 +4,17 @@
 //! environments ([`markers`]), Simple API pages ([`simple_index`], read;
 //! [`index_pages`], written), core metadata ([`core_metadata`]),
 //! hash-pinned requirements files ([`requirements_txt`]), lock readers
-//! ([`lockfile`]) and the production closure ([`closure`]).
+//! ([`lockfile`]) and the production closure ([`closure`]); and where
+//! they meet Debian: PEP 440 versions as Debian versions
+//! ([`debian_version`]) and Debian package names ([`debian_name`]).
 //!
 //! Rule: no I/O and no processes. Everything takes text or bytes and
 //! returns values; PEP 440, 503 and 508 come from `pep440_rs`/`pep508_rs`.
 
 pub mod closure;
 pub mod core_metadata;
+pub mod debian_name;
+pub mod debian_version;
 pub mod index_pages;
 pub mod lockfile;
 pub mod markers;

@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use pep508_rs::PackageName;
+use anyhow::Context;
 
 use super::file_name;
 use super::inputs::Pin;
 use super::manifest::{self, Entry, Manifest};
 use super::staging::Built;
+use super::Current;
 use crate::fresh::{self, Mode};
 use crate::refresh_index;
 use pinwheel_pypa::sdist_filename::SdistFormat;
@@ -21,8 +22,8 @@ use pinwheel_trust::hash::Sha256;
 
 /// What the commit writes, besides the wheels.
 pub struct Record<'a> {
-    /// The build environment every built wheel is recorded with.
-    pub build_env: &'a Sha256,
+    /// The build environment of each target of the run, by target name.
+    pub envs: &'a BTreeMap<&'a str, Sha256>,
     /// Every pin of the run: what the index keeps when pruning.
     pub pins: &'a [Pin],
     /// Whether wheels and sdists no pin needs leave the index.
@@ -50,26 +51,41 @@ pub fn commit(
             fresh::write_atomic(&sdist_dest, &fs_err::read(&b.sdist.path)?)?;
         }
         let wheel_name = file_name(&b.wheel);
-        if let Some(old) = manifest.for_package(b.name.as_ref(), &version) {
-            if old.file != format!("files/{wheel_name}") {
-                let old_path = index.join(&old.file);
+        let file = format!("files/{wheel_name}");
+        // The wheel replaces what its target had for this version, and any
+        // entry of the same file.
+        let replaced: Vec<String> = manifest
+            .for_package(b.name.as_ref(), &version)
+            .filter(|old| old.target == b.target || old.file == file)
+            .map(|old| old.file.clone())
+            .collect();
+        for old in replaced {
+            manifest.wheels.remove(&old);
+            if old != file && !manifest.wheels.contains_key(&old) {
+                let old_path = index.join(&old);
                 if old_path.exists() {
                     fs_err::remove_file(old_path)?;
                 }
             }
         }
-        manifest.remove_package(b.name.as_ref(), &version);
         fresh::write_atomic(&files.join(&wheel_name), &fs_err::read(&b.wheel)?)?;
+        let build_env = *record.envs.get(b.target.as_str()).with_context(|| {
+            format!(
+                "{wheel_name}: built for target {}, which has no build environment",
+                b.target
+            )
+        })?;
         let entry = Entry {
-            file: format!("files/{wheel_name}"),
+            file: file.clone(),
             sha256: b.wheel_sha256,
             name: b.name.to_string(),
             version,
             sdist: format!("files/{sdist_name}"),
             sdist_sha256: b.sdist.sha256,
-            build_env: *record.build_env,
+            target: b.target.clone(),
+            build_env,
         };
-        manifest.wheels.insert(entry.file.clone(), entry);
+        manifest.wheels.insert(file, entry);
     }
     if record.prune {
         for path in stale_files(index, &mut manifest, record.pins)? {
@@ -121,35 +137,31 @@ pub fn stale_files(
     Ok(stale)
 }
 
-/// `--verify-reproducible`: compares every rebuilt wheel with the index's
-/// (`current`, the wheels the plan found current).
-pub fn compare(
-    index: &Path,
-    current: &BTreeMap<PackageName, Entry>,
-    built: &[Built],
-) -> anyhow::Result<()> {
+/// `--verify-reproducible`: compares every rebuilt wheel (target, the
+/// wheel that was current for it, the rebuild) byte for byte. A pure wheel
+/// is compared once per target, so every target must rebuild it identically.
+pub fn compare(rebuilt: &[(String, Current, Built)]) -> anyhow::Result<()> {
     let mut differ = Vec::new();
-    for b in built {
-        let entry = &current[&b.name];
-        let ours = index.join(&entry.file);
-        if file_name(&b.wheel) != file_name(&ours) {
+    for (target, current, b) in rebuilt {
+        if file_name(&b.wheel) != file_name(&current.path) {
             differ.push(format!(
-                "{} (rebuilt as {})",
-                entry.file,
+                "{} (rebuilt in {target} as {})",
+                current.label,
                 file_name(&b.wheel)
             ));
-        } else if b.wheel_sha256 != entry.sha256 || fs_err::read(&b.wheel)? != fs_err::read(&ours)?
+        } else if b.wheel_sha256 != current.sha256
+            || fs_err::read(&b.wheel)? != fs_err::read(&current.path)?
         {
             differ.push(format!(
-                "{} (sha256 {} rebuilt, {} in the index)",
-                entry.file, b.wheel_sha256, entry.sha256
+                "{} (sha256 {} rebuilt in {target}, {} in the index)",
+                current.label, b.wheel_sha256, current.sha256
             ));
         }
     }
     if differ.is_empty() {
         println!(
-            "build-wheels: all {} wheels rebuilt byte for byte identical",
-            built.len()
+            "build-wheels: all {} rebuilds byte for byte identical to the index's wheels",
+            rebuilt.len()
         );
         return Ok(());
     }
@@ -157,9 +169,9 @@ pub fn compare(
         println!("differs: {d}");
     }
     Err(pinwheel_trust::failure::verification_failed(format!(
-        "{} of {} wheels are not reproducible: {}",
+        "{} of {} rebuilt wheels are not reproducible: {}",
         differ.len(),
-        built.len(),
+        rebuilt.len(),
         differ.join(", ")
     )))
 }

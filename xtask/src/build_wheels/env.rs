@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use crate::chroot::{Bind, Chroot};
+
 /// Where every build happens. Fixed, so that no build can record a path
 /// that differs between two runs or two machines.
 pub const BUILD_ROOT: &str = "/tmp/pinwheel-build";
@@ -89,6 +91,24 @@ impl BuildRoot {
         self.path.join("site").join(format!("{name}-{version}"))
     }
 
+    /// Empties the build root (all but its lock) before a target's builds:
+    /// nothing one target unpacked or made is seen by the next.
+    pub fn clear(&self) -> anyhow::Result<()> {
+        for entry in fs_err::read_dir(&self.path)? {
+            let entry = entry?;
+            if entry.file_name() == ".lock" {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                fs_err::remove_dir_all(&path)?;
+            } else {
+                fs_err::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `<root>/venv`: the target interpreter's virtual environment holding
     /// the bootstrap wheels, in which application dependencies build.
     pub fn venv_dir(&self) -> PathBuf {
@@ -143,58 +163,41 @@ pub fn build_env(
     env
 }
 
-/// How backends are kept off the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Isolation {
-    /// Run every backend under this prefix (`unshare -n --` or
-    /// `unshare -rn --`): a new network namespace with nothing but a
-    /// loopback device that is down.
-    Namespace(Vec<String>),
-    /// The kernel refused; builds run with the network (warned once).
-    Unavailable(String),
+/// Where backends run: inside the target's chroot (its interpreter and
+/// compilers, no network, the chroot itself never changed), with the
+/// directories a build reads and writes bound at their own paths.
+pub struct Isolation<'c> {
+    chroot: &'c Chroot,
+    binds: Vec<Bind>,
 }
 
-impl Isolation {
-    /// Tries `unshare -n` (root) or `unshare -rn` (others) with `/bin/true`.
-    pub fn probe() -> Isolation {
-        let root = fs_err::metadata("/proc/self")
-            .map(|m| m.uid() == 0)
-            .unwrap_or(false);
-        let flags = if root { "-n" } else { "-rn" };
-        let probe = duct::cmd!("unshare", flags, "--", "/bin/true")
-            .stdout_null()
-            .stderr_capture()
-            .unchecked()
-            .run();
-        match probe {
-            Ok(out) if out.status.success() => {
-                Isolation::Namespace(vec!["unshare".into(), flags.into(), "--".into()])
-            }
-            Ok(out) => Isolation::Unavailable(format!(
-                "`unshare {flags}` failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )),
-            Err(err) => Isolation::Unavailable(format!("`unshare` cannot run: {err}")),
-        }
+impl<'c> Isolation<'c> {
+    /// Builds in `chroot` see `binds` (the build root, the logs, the hook
+    /// runner, the wheels a build venv installs).
+    pub fn new(chroot: &'c Chroot, binds: Vec<Bind>) -> Isolation<'c> {
+        Isolation { chroot, binds }
     }
 
-    /// `program args…` under the isolation prefix.
+    /// The target this isolation builds for.
+    pub fn target(&self) -> &str {
+        &self.chroot.target
+    }
+
+    /// `program args…` inside the chroot: (program, args) to run on the host.
     pub fn command(&self, program: &Path, args: Vec<String>) -> (String, Vec<String>) {
-        match self {
-            Isolation::Namespace(prefix) => {
-                let mut all: Vec<String> = prefix[1..].to_vec();
-                all.push(program.display().to_string());
-                all.extend(args);
-                (prefix[0].clone(), all)
-            }
-            Isolation::Unavailable(_) => (program.display().to_string(), args),
-        }
+        self.chroot.command(
+            &self.binds,
+            Path::new("/"),
+            &program.display().to_string(),
+            &args,
+        )
     }
 }
 
-/// Makes `venv` a fresh virtual environment of `python` holding exactly
-/// `wheels` (path, sha256), installed by pip with `--no-index --no-deps
-/// --require-hashes`: pip checks every wheel's hash once more.
+/// Makes `venv` a fresh virtual environment of `python` (inside the
+/// isolation's chroot) holding exactly `wheels` (path, sha256), installed
+/// by pip with `--no-index --no-deps --require-hashes`: pip checks every
+/// wheel's hash once more.
 pub fn make_venv(
     python: &Path,
     venv: &Path,
@@ -309,26 +312,6 @@ mod tests {
                 !["USER", "SSH_AUTH_SOCK", "http_proxy", "PIP_INDEX_URL"].contains(&key.as_str())
             );
         }
-    }
-
-    #[test]
-    fn isolation_prefix() {
-        let iso = Isolation::Namespace(vec!["unshare".into(), "-n".into(), "--".into()]);
-        let (program, args) = iso.command(Path::new("/usr/bin/python3"), vec!["x".into()]);
-        assert_eq!(
-            (program.as_str(), args),
-            (
-                "unshare",
-                vec![
-                    "-n".to_owned(),
-                    "--".into(),
-                    "/usr/bin/python3".into(),
-                    "x".into()
-                ]
-            )
-        );
-        let none = Isolation::Unavailable("no".into());
-        assert_eq!(none.command(Path::new("/p"), vec![]).0, "/p");
     }
 
     #[test]

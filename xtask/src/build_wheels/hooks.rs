@@ -25,7 +25,7 @@ pub struct Hooks<'a> {
     /// The interpreter: the target's (bootstrap builds) or the build venv's.
     pub python: PathBuf,
     pub runner: PathBuf,
-    pub isolation: &'a Isolation,
+    pub isolation: &'a Isolation<'a>,
     /// Set by SIGINT/SIGTERM: a running backend is killed.
     pub interrupted: &'a AtomicBool,
 }

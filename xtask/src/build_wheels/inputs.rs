@@ -1,8 +1,9 @@
-//! What `build-wheels` builds: the pinned sdists of the bootstrap set (the
-//! production closure of `packaging/bootstrap/uv.lock` for the target, read
-//! by the lockfile readers) and of each application
-//! (`requirements/<app>/requirements.txt`, written by `update-deps`).
-//! Wheel-only pins have no sdist to build and are skipped.
+//! What `build-wheels` builds for one target: the pinned sdists of the
+//! bootstrap set (the production closure of `packaging/bootstrap/uv.lock`
+//! for the target's markers, read by the lockfile readers) and of each
+//! application that ships to the target
+//! (`requirements/<app>/<target>/requirements.txt`, written by
+//! `update-deps`). Wheel-only pins have no sdist to build and are skipped.
 
 use std::collections::BTreeSet;
 
@@ -10,7 +11,7 @@ use anyhow::{bail, Context};
 use pep440_rs::Version;
 use pep508_rs::PackageName;
 
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::requirements;
 use pinwheel_pypa::lockfile::{self, Format};
 use pinwheel_pypa::requirements_txt::Pins;
@@ -36,10 +37,11 @@ pub struct Pin {
     pub role: Role,
 }
 
-/// The bootstrap pins and the pins of `app` (all applications when None),
-/// merged: a package pinned by both is built once, as bootstrap.
-pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
-    let mut pins = bootstrap_pins(config)?;
+/// The bootstrap pins for `target` and the pins of `app` (all applications
+/// when None) that ship to `target`, merged: a package pinned by both is
+/// built once, as bootstrap.
+pub fn collect(config: &Config, app: Option<&str>, target: &Target) -> anyhow::Result<Vec<Pin>> {
+    let mut pins = bootstrap_pins(config, target)?;
     let apps: Vec<&str> = match app {
         Some(name) => {
             config.app(name)?;
@@ -48,18 +50,24 @@ pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
         None => config.apps.keys().map(String::as_str).collect(),
     };
     for name in apps {
-        let path = config
-            .root
-            .join("requirements")
-            .join(name)
-            .join("requirements.txt");
+        let ships = config
+            .targets_of(config.app(name)?)
+            .iter()
+            .any(|t| t.name == target.name);
+        if !ships {
+            continue;
+        }
+        let path = crate::update_deps::requirements_path(&config.root, name, &target.name);
         let label = path
             .strip_prefix(&config.root)
             .unwrap_or(&path)
             .display()
             .to_string();
         let text = fs_err::read_to_string(&path).with_context(|| {
-            format!("no pins for {name}: run `cargo xtask update-deps --app {name}` first")
+            format!(
+                "no pins for {name} on target {}: run `cargo xtask update-deps --app {name}` first",
+                target.name
+            )
         })?;
         let parsed = Pins::parse(&text).with_context(|| label.clone())?;
         for pin in parsed.pins.into_iter().filter(|p| !p.wheel_only) {
@@ -89,15 +97,14 @@ pub fn collect(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<Pin>> {
 }
 
 /// The sdists of the bootstrap lock's production closure for the target.
-fn bootstrap_pins(config: &Config) -> anyhow::Result<Vec<Pin>> {
+fn bootstrap_pins(config: &Config, target: &Target) -> anyhow::Result<Vec<Pin>> {
     let path = config.abs(&config.bootstrap.lock);
     let label = config.bootstrap.lock.display().to_string();
     let bytes = fs_err::read(&path)?;
     let text = requirements::lock_text(&label, &bytes)?;
     let format = Format::detect(&path, text).with_context(|| label.clone())?;
     let lock = lockfile::parse(&label, format, text)?;
-    let env = config
-        .first_target()
+    let env = target
         .marker_environment()
         .with_context(|| config.path.display().to_string())?;
     let how = "build backends must be built from source: pick versions with an sdist";

@@ -1,9 +1,14 @@
 //! `wheels-index/built-from.toml`: for every wheel in the index, the sdist
-//! it was built from (file and sha256) and the build environment it was
-//! built in (a digest of the bootstrap set and the target interpreter). It
-//! makes `build-wheels` incremental — a wheel whose sdist and environment
-//! are unchanged is not rebuilt — and, signed with the rest of the index,
-//! tells a reviewer where each wheel came from. Pure render and parse.
+//! it was built from (file and sha256), the target it was built in, and
+//! the build environment (a digest of everything besides the sdist that
+//! changes a wheel's bytes: the target's interpreter and compiler versions,
+//! the bootstrap set, `SOURCE_DATE_EPOCH` and the hook runner; see
+//! [`build_env_digest`]). Each environment is also written out in full
+//! (`[[environment]]`: target, suite, CPython, toolchain packages) so a
+//! reviewer sees why wheels were rebuilt. It makes `build-wheels`
+//! incremental — a wheel whose sdist and environment are unchanged is not
+//! rebuilt — and, signed with the rest of the index, tells a reviewer where
+//! each wheel came from. Pure render and parse.
 
 use std::collections::BTreeMap;
 
@@ -30,15 +35,35 @@ pub struct Entry {
     pub sdist: String,
     #[serde(with = "sha_text")]
     pub sdist_sha256: Sha256,
+    /// The target (`[targets.NAME]`) whose chroot built it (empty in a
+    /// manifest written before targets: such a wheel is never current).
+    #[serde(default)]
+    pub target: String,
     /// See [`build_env_digest`].
     #[serde(with = "sha_text")]
     pub build_env: Sha256,
 }
 
-/// All entries, keyed by wheel path.
+/// One build environment, written out for reviewers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Environment {
+    #[serde(with = "sha_text")]
+    pub build_env: Sha256,
+    pub target: String,
+    pub suite: String,
+    /// Full CPython version of the chroot's python3.
+    pub python: String,
+    /// "package version" of each toolchain package of the chroot, sorted.
+    pub toolchain: Vec<String>,
+}
+
+/// All entries, keyed by wheel path, and the environments they name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
     pub wheels: BTreeMap<String, Entry>,
+    /// By digest.
+    pub environments: BTreeMap<Sha256, Environment>,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +71,8 @@ pub struct Manifest {
 struct Raw {
     #[serde(default)]
     wheel: Vec<Entry>,
+    #[serde(default)]
+    environment: Vec<Environment>,
 }
 
 mod sha_text {
@@ -77,7 +104,17 @@ impl Manifest {
                 bail!("{label}: {file} is listed twice");
             }
         }
-        Ok(Manifest { wheels })
+        let mut environments = BTreeMap::new();
+        for env in raw.environment {
+            let digest = env.build_env;
+            if environments.insert(digest, env).is_some() {
+                bail!("{label}: environment {digest} is listed twice");
+            }
+        }
+        Ok(Manifest {
+            wheels,
+            environments,
+        })
     }
 
     /// The manifest text: sorted by wheel path, LF, no timestamps.
@@ -88,30 +125,51 @@ impl Manifest {
         );
         for e in self.wheels.values() {
             out.push_str(&format!(
-                "\n[[wheel]]\nfile = {}\nsha256 = \"{}\"\nname = {}\nversion = {}\nsdist = {}\nsdist-sha256 = \"{}\"\nbuild-env = \"{}\"\n",
+                "\n[[wheel]]\nfile = {}\nsha256 = \"{}\"\nname = {}\nversion = {}\nsdist = {}\nsdist-sha256 = \"{}\"\ntarget = {}\nbuild-env = \"{}\"\n",
                 quote(&e.file),
                 e.sha256,
                 quote(&e.name),
                 quote(&e.version),
                 quote(&e.sdist),
                 e.sdist_sha256,
+                quote(&e.target),
                 e.build_env
             ));
+        }
+        let used: std::collections::BTreeSet<&Sha256> =
+            self.wheels.values().map(|e| &e.build_env).collect();
+        let mut envs: Vec<&Environment> = self
+            .environments
+            .values()
+            .filter(|e| used.contains(&e.build_env))
+            .collect();
+        envs.sort_by(|a, b| (&a.target, &a.build_env).cmp(&(&b.target, &b.build_env)));
+        for env in envs {
+            out.push_str(&format!(
+                "\n[[environment]]\nbuild-env = \"{}\"\ntarget = {}\nsuite = {}\npython = {}\ntoolchain = [\n",
+                env.build_env,
+                quote(&env.target),
+                quote(&env.suite),
+                quote(&env.python)
+            ));
+            for line in &env.toolchain {
+                out.push_str(&format!("    {},\n", quote(line)));
+            }
+            out.push_str("]\n");
         }
         out
     }
 
-    /// The entry for the wheel built from `name`/`version`, if any.
-    pub fn for_package(&self, name: &str, version: &str) -> Option<&Entry> {
+    /// The entries of the wheels built from `name`/`version` (one per
+    /// target for a wheel with an ABI tag; one for a pure wheel).
+    pub fn for_package<'m>(
+        &'m self,
+        name: &'m str,
+        version: &'m str,
+    ) -> impl Iterator<Item = &'m Entry> + 'm {
         self.wheels
             .values()
-            .find(|e| e.name == name && e.version == version)
-    }
-
-    /// Drops every entry for `name`/`version` (before recording a rebuild).
-    pub fn remove_package(&mut self, name: &str, version: &str) {
-        self.wheels
-            .retain(|_, e| !(e.name == name && e.version == version));
+            .filter(move |e| e.name == name && e.version == version)
     }
 }
 
@@ -119,16 +177,36 @@ fn quote(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
 }
 
-/// The build environment's identity: the target interpreter's version and
-/// every bootstrap sdist (name, version, sha256), sorted. A change to any of
-/// them rebuilds every wheel.
-pub fn build_env_digest(python: &str, bootstrap: &[(String, String, Sha256)]) -> Sha256 {
-    let mut lines: Vec<String> = bootstrap
+/// Everything besides the sdist that changes a wheel's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvInputs<'a> {
+    /// Full CPython version of the target chroot's python3.
+    pub python: &'a str,
+    /// Toolchain package → Debian version (interpreter, compilers, libc).
+    pub toolchain: &'a BTreeMap<String, String>,
+    /// Every bootstrap sdist: name, version, sha256.
+    pub bootstrap: &'a [(String, String, Sha256)],
+    pub source_date_epoch: u64,
+    /// sha256 of the PEP 517 hook runner.
+    pub runner: Sha256,
+}
+
+/// The build environment's identity: a sha256 over [`EnvInputs`], each
+/// list sorted. A change to any of them rebuilds every wheel of the target.
+pub fn build_env_digest(inputs: &EnvInputs) -> Sha256 {
+    let mut lines: Vec<String> = inputs
+        .bootstrap
         .iter()
-        .map(|(n, v, s)| format!("{n} {v} {s}\n"))
+        .map(|(n, v, s)| format!("bootstrap {n} {v} {s}\n"))
         .collect();
     lines.sort();
-    let mut text = format!("pinwheel-build-env 1\npython {python}\n");
+    let mut text = format!(
+        "pinwheel-build-env 2\npython {}\nsource-date-epoch {}\nrunner {}\n",
+        inputs.python, inputs.source_date_epoch, inputs.runner
+    );
+    for (name, version) in inputs.toolchain {
+        text.push_str(&format!("toolchain {name} {version}\n"));
+    }
     text.extend(lines);
     Sha256::of(text.as_bytes())
 }
@@ -154,6 +232,7 @@ mod tests {
             version: "1.0".into(),
             sdist: format!("files/{name}-1.0.tar.gz"),
             sdist_sha256: Sha256::of(name.as_bytes()),
+            target: "bookworm".into(),
             build_env: Sha256::of(b"env"),
         }
     }
@@ -167,15 +246,25 @@ mod tests {
         ] {
             m.wheels.insert(format!("files/{f}"), entry(f, n));
         }
+        m.environments.insert(
+            Sha256::of(b"env"),
+            Environment {
+                build_env: Sha256::of(b"env"),
+                target: "bookworm".into(),
+                suite: "bookworm".into(),
+                python: "3.11.2".into(),
+                toolchain: vec!["gcc-12 12.2.0-14+deb12u1".into()],
+            },
+        );
         let text = m.render();
         assert!(text.find("files/a-1.0").unwrap() < text.find("files/b-1.0").unwrap());
+        assert!(text.contains("toolchain = [\n    \"gcc-12 12.2.0-14+deb12u1\",\n]\n"));
         assert_eq!(Manifest::parse(&text, "m").unwrap(), m);
-        assert_eq!(
-            m.for_package("b", "1.0").unwrap().file,
-            "files/b-1.0-py3-none-any.whl"
-        );
-        m.remove_package("b", "1.0");
-        assert!(m.for_package("b", "1.0").is_none());
+        let b: Vec<&Entry> = m.for_package("b", "1.0").collect();
+        assert_eq!(b[0].file, "files/b-1.0-py3-none-any.whl");
+        // An environment no wheel names is not written.
+        m.wheels.clear();
+        assert!(!m.render().contains("[[environment]]"));
     }
 
     #[test]
@@ -223,16 +312,51 @@ mod tests {
     }
 
     #[test]
-    fn env_digest_is_order_free() {
+    fn env_digest_is_order_free_and_covers_every_input() {
         let a = ("a".to_owned(), "1".to_owned(), Sha256::of(b"a"));
         let b = ("b".to_owned(), "2".to_owned(), Sha256::of(b"b"));
+        let toolchain = BTreeMap::from([("gcc-12".to_owned(), "12.2.0-14".to_owned())]);
+        let ab = [a.clone(), b.clone()];
+        let ba = [b, a];
+        let base = EnvInputs {
+            python: "3.11.2",
+            toolchain: &toolchain,
+            bootstrap: &ab,
+            source_date_epoch: 1704067200,
+            runner: Sha256::of(b"runner"),
+        };
+        let digest = build_env_digest(&base);
         assert_eq!(
-            build_env_digest("3.11.2", &[a.clone(), b.clone()]),
-            build_env_digest("3.11.2", &[b.clone(), a.clone()])
+            digest,
+            build_env_digest(&EnvInputs {
+                bootstrap: &ba,
+                ..base.clone()
+            })
         );
-        assert_ne!(
-            build_env_digest("3.11.2", std::slice::from_ref(&a)),
-            build_env_digest("3.11.3", &[a])
-        );
+        let gcc = BTreeMap::from([("gcc-12".to_owned(), "12.2.0-14+deb12u1".to_owned())]);
+        for changed in [
+            EnvInputs {
+                python: "3.11.3",
+                ..base.clone()
+            },
+            EnvInputs {
+                toolchain: &gcc,
+                ..base.clone()
+            },
+            EnvInputs {
+                bootstrap: &ab[..1],
+                ..base.clone()
+            },
+            EnvInputs {
+                source_date_epoch: 1704067201,
+                ..base.clone()
+            },
+            EnvInputs {
+                runner: Sha256::of(b"runner 2"),
+                ..base.clone()
+            },
+        ] {
+            assert_ne!(build_env_digest(&changed), digest, "{changed:?}");
+        }
     }
 }

@@ -19,6 +19,8 @@ use pinwheel_trust::hash::Sha256;
 /// A wheel built in this run, waiting in the staging directory.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The target it was built in (its chroot and interpreter).
+    pub target: String,
     pub name: PackageName,
     pub version: Version,
     /// The sdist it was built from.
@@ -32,6 +34,8 @@ pub struct Built {
 pub struct Staging {
     dir: tempfile::TempDir,
     source_date_epoch: u64,
+    /// The target whose wheels are being added, and its subdirectory.
+    target: String,
     built: Vec<Built>,
 }
 
@@ -46,8 +50,24 @@ impl Staging {
         Ok(Staging {
             dir,
             source_date_epoch,
+            target: String::new(),
             built: Vec::new(),
         })
+    }
+
+    /// The staging directory (bound into the build chroots: the venv of a
+    /// later application build installs bootstrap wheels from it).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Wheels added from now on were built in `target`; each target's
+    /// wheels go to a subdirectory of their own (a pure wheel rebuilt in
+    /// two targets has one file name).
+    pub fn begin_target(&mut self, target: &str) -> anyhow::Result<()> {
+        fs_err::create_dir_all(self.dir.path().join(target))?;
+        self.target = target.to_owned();
+        Ok(())
     }
 
     /// Checks that `raw`, the wheel a backend wrote from `sdist`, is a wheel
@@ -60,9 +80,10 @@ impl Staging {
         sdist: &VerifiedSdist,
         raw: &Path,
     ) -> anyhow::Result<&Built> {
-        let (wheel, wheel_sha256) =
-            stage_wheel(raw, self.dir.path(), name, version, self.source_date_epoch)?;
+        let dir = self.dir.path().join(&self.target);
+        let (wheel, wheel_sha256) = stage_wheel(raw, &dir, name, version, self.source_date_epoch)?;
         self.built.push(Built {
+            target: self.target.clone(),
             name: name.clone(),
             version: version.clone(),
             sdist: sdist.clone(),

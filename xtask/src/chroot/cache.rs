@@ -236,7 +236,20 @@ pub fn remove_tree(mode: Mode, unshare: &Path, dir: &Path) -> anyhow::Result<()>
         return Ok(());
     }
     match mode {
-        Mode::Root => fs_err::remove_dir_all(dir).map_err(Into::into),
+        Mode::Root => {
+            // Never descend into a file system mounted below: a bind of a
+            // host directory would be emptied.
+            let text = fs_err::read_to_string("/proc/self/mountinfo")?;
+            if let Some(mount) = mount_points(&text).into_iter().find(|m| m.starts_with(dir)) {
+                anyhow::bail!(
+                    "{}: {} is mounted inside it; unmount with `umount -R {}` and run again",
+                    dir.display(),
+                    mount.display(),
+                    dir.display()
+                );
+            }
+            fs_err::remove_dir_all(dir).map_err(Into::into)
+        }
         Mode::Rootless => {
             let mut args: Vec<String> = mode.userns().iter().map(|s| s.to_string()).collect();
             args.extend(["--", "rm", "-rf", "--"].map(str::to_owned));
@@ -261,6 +274,37 @@ pub fn remove_tree(mode: Mode, unshare: &Path, dir: &Path) -> anyhow::Result<()>
     }
 }
 
+/// The mount points of a `/proc/self/mountinfo` text (field 5, its
+/// `\ooo` escapes decoded).
+pub fn mount_points(mountinfo: &str) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| {
+            let bytes = field.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                let octal = bytes
+                    .get(i + 1..i + 4)
+                    .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+                match octal {
+                    Some(d) => {
+                        out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                        i += 4;
+                    }
+                    None => {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+            }
+            PathBuf::from(std::ffi::OsString::from_vec(out))
+        })
+        .collect()
+}
+
 /// Removes `dir` when dropped, unless disarmed: a chroot being made that
 /// failed.
 pub struct RemoveOnDrop<'a> {
@@ -283,6 +327,49 @@ impl Drop for RemoveOnDrop<'_> {
             }
         }
     }
+}
+
+/// Removes the chroots of `spec`'s suite, architecture and flavor with
+/// another key than `name`, each once its lock is free (one in use stays).
+pub fn remove_replaced(
+    cache: &Path,
+    spec: &Spec,
+    name: &str,
+    mode: Mode,
+    unshare: &Path,
+) -> anyhow::Result<()> {
+    let kind = spec.kind();
+    let mut old: Vec<String> = Vec::new();
+    for entry in fs_err::read_dir(cache)? {
+        let file_name = entry?.file_name().to_string_lossy().into_owned();
+        if is_replaced(&file_name, &kind, name) {
+            old.push(file_name);
+        }
+    }
+    old.sort();
+    for other in old {
+        let Some(_lock) = try_lock(cache, &other)? else {
+            eprintln!("keeping the replaced chroot {other}: in use");
+            continue;
+        };
+        eprintln!(
+            "removing the replaced chroot {}: {name} has other packages or a newer format",
+            cache.join(&other).display()
+        );
+        for tmp in temporaries(cache, &other)? {
+            remove_tree(mode, unshare, &tmp)?;
+        }
+        remove_tree(mode, unshare, &cache.join(&other))?;
+        let log = cache.join(format!("{other}.log"));
+        if log.exists() {
+            fs_err::remove_file(log)?;
+        }
+        let mnt = cache.join(format!("{other}.mnt"));
+        if mnt.is_dir() {
+            fs_err::remove_dir(mnt)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -410,6 +497,53 @@ mod tests {
         assert!(!waiter.is_finished(), "the second taker waits");
         drop(held);
         assert_eq!(waiter.join().unwrap(), Took::AfterWaiting);
+    }
+
+    #[test]
+    fn replaced_chroots_are_removed_unless_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path();
+        let spec = Spec::new("bookworm", "amd64", &Flavor::Runtime);
+        let name = spec.name();
+        let old = "bookworm-amd64-runtime-000000000000";
+        let busy = "bookworm-amd64-runtime-111111111111";
+        let other_kind = "trixie-amd64-runtime-000000000000";
+        for dir in [name.as_str(), old, busy, other_kind] {
+            fs_err::create_dir_all(cache.join(dir).join("root/etc")).unwrap();
+        }
+        fs_err::write(cache.join(format!("{old}.log")), "log").unwrap();
+        fs_err::create_dir(cache.join(format!("{old}.mnt"))).unwrap();
+        fs_err::create_dir(cache.join(format!(".tmp-{old}-killed"))).unwrap();
+        let _in_use = try_lock(cache, busy).unwrap().unwrap();
+        remove_replaced(cache, &spec, &name, Mode::Root, Path::new("/nonexistent")).unwrap();
+        for kept in [name.as_str(), busy, other_kind] {
+            assert!(cache.join(kept).is_dir(), "{kept}");
+        }
+        for gone in [
+            old.to_owned(),
+            format!("{old}.log"),
+            format!("{old}.mnt"),
+            format!(".tmp-{old}-killed"),
+        ] {
+            assert!(!cache.join(&gone).exists(), "{gone}");
+        }
+        // Lock files stay: a waiter may hold the old one open.
+        assert!(cache.join(format!("{old}.lock")).is_file());
+    }
+
+    #[test]
+    fn mountinfo() {
+        let text = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                    90 22 0:5 / /c/.tmp-x/root/dev/null rw shared:2 - devtmpfs udev rw\n\
+                    91 22 0:6 / /with\\040space rw - tmpfs t rw\n";
+        assert_eq!(
+            mount_points(text),
+            [
+                PathBuf::from("/"),
+                PathBuf::from("/c/.tmp-x/root/dev/null"),
+                PathBuf::from("/with space")
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Entering a chroot: one `unshare` command line that gives a program its
 //! own mount, network, PID, UTS and IPC namespaces, puts the cached chroot
-//! behind a throwaway overlay and `chroot`s into it.
+//! behind a throwaway overlay and `chroot`s into it; and the two queries
+//! pinwheel itself runs inside (python3's version, dpkg-query).
 //!
 //! Inside: the chroot's files over a tmpfs upper layer (writes vanish with
 //! the namespace, the cached base never changes), `/proc` of the new PID
@@ -147,7 +148,7 @@ ln -s /proc/self/fd "$r/dev/fd"
 ln -s /proc/self/fd/0 "$r/dev/stdin"
 ln -s /proc/self/fd/1 "$r/dev/stdout"
 ln -s /proc/self/fd/2 "$r/dev/stderr"
-printf pinwheel > /proc/sys/kernel/hostname
+hostname pinwheel 2>/dev/null || { printf pinwheel > /proc/sys/kernel/hostname; } 2>/dev/null || fail "cannot set the hostname"
 set -f
 while [ "$1" != -- ]; do
   how=$1 path=$2
@@ -227,6 +228,53 @@ pub fn check_mountable(path: &Path, what: &str) -> anyhow::Result<()> {
         bail!("{what} {text:?}: a path with ',' ':' or a newline cannot be mounted; choose another directory");
     }
     Ok(())
+}
+
+/// The full version of the chroot's python3, by running it.
+pub fn python_version(entry: &Entry<'_>) -> anyhow::Result<String> {
+    let out = run_inside(
+        entry,
+        "python3",
+        &["-c", "import platform; print(platform.python_version())"],
+    )?;
+    let version = out.trim();
+    if version.is_empty() || !version.split('.').all(|p| p.parse::<u32>().is_ok()) {
+        bail!(
+            "{}: python3 printed {version:?} as its version",
+            entry.base.display()
+        );
+    }
+    Ok(version.to_owned())
+}
+
+/// Runs a query inside the chroot (no binds, cwd `/`) and returns its
+/// standard output.
+pub fn run_inside(entry: &Entry<'_>, program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let (unshare, argv) = argv(entry, &[], Path::new("/"), program, &args);
+    let out = duct::cmd(&unshare, &argv)
+        .full_env([("PATH", "/usr/bin:/bin"), ("LC_ALL", "C.UTF-8")])
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .with_context(|| format!("cannot run {unshare}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "{}: cannot run {program} inside ({}): {}",
+            entry.base.display(),
+            out.status,
+            stderr.trim().replace('\n', " | ")
+        );
+    }
+    String::from_utf8(out.stdout).with_context(|| {
+        format!(
+            "{program} inside {}: output not UTF-8",
+            entry.base.display()
+        )
+    })
 }
 
 #[cfg(test)]

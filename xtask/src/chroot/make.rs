@@ -1,5 +1,8 @@
-//! Making a chroot with mmdebstrap: the command line, its output into
-//! `<cache>/<name>.log` behind a spinner, and what a failure means.
+//! Making a chroot with mmdebstrap ([`Making::make`]): the command line,
+//! its output into `<cache>/<name>.log` behind a spinner, what a failure
+//! means, and the steps after it (python version and package list read
+//! inside, written beside `root/`, the `.tmp-` directory renamed into
+//! place; a failure at any step removes it).
 //!
 //! `mmdebstrap --variant=apt --include=… SUITE DIR MIRROR` installs the
 //! essential packages, apt and the include list from MIRROR, which apt
@@ -16,6 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use pinwheel_trust::failure;
 
 use super::cache::Spec;
 use super::enter::Mode;
@@ -174,6 +178,114 @@ pub fn show_tail(log: &Path) {
         eprintln!("{line}");
     }
     eprintln!("---- end of mmdebstrap's log ----");
+}
+
+/// Everything making one chroot needs.
+pub struct Making<'a> {
+    pub cache: &'a Path,
+    pub spec: &'a Spec,
+    pub name: &'a str,
+    pub target: &'a crate::config::Target,
+    pub mode: Mode,
+    pub unshare: &'a Path,
+    pub mnt: &'a Path,
+}
+
+impl Making<'_> {
+    /// Makes the chroot under `.tmp-<name>-<random>/` and renames it to
+    /// `dir` once mmdebstrap succeeded and its python version and package
+    /// list are written. A failure leaves nothing behind.
+    pub fn make(&self, dir: &Path) -> anyhow::Result<()> {
+        let tmp = self.cache.join(format!(
+            "{}{}-{:016x}",
+            super::cache::TMP_PREFIX,
+            self.name,
+            rand::random::<u64>()
+        ));
+        fs_err::create_dir(&tmp)?;
+        let mut guard = super::cache::RemoveOnDrop {
+            dir: Some(tmp.clone()),
+            mode: self.mode,
+            unshare: self.unshare,
+        };
+        let base = tmp.join("root");
+        let log = self.cache.join(format!("{}.log", self.name));
+        // mmdebstrap mounts /proc, /sys and device files inside the new
+        // chroot: in a mount namespace of its own, so that none outlives it
+        // if it is killed (root mode would mount them on the host's).
+        let mut argv: Vec<String> = vec![self.unshare.display().to_string()];
+        match self.mode {
+            Mode::Root => argv.push("--mount".into()),
+            Mode::Rootless => argv.extend(self.mode.userns().iter().map(|s| s.to_string())),
+        }
+        argv.push("--".into());
+        argv.extend(command(self.mode, self.spec, &base, &self.target.mirror));
+        let what = match self.spec.flavor {
+            "build" => format!("the {} chroot", self.target.name),
+            flavor => format!("the {} {flavor} chroot", self.target.name),
+        };
+        eprintln!("making {what} (mmdebstrap, about a minute)…");
+        let started = std::time::Instant::now();
+        if !run(&argv, &log, &format!("mmdebstrap {}", self.spec.suite))? {
+            drop(guard);
+            show_tail(&log);
+            let text = fs_err::read_to_string(&log).unwrap_or_default();
+            let target = &self.target.name;
+            let mirror = &self.target.mirror;
+            return Err(match classify(&text) {
+                Failure::Unverified(line) => failure::verification_failed(format!(
+                    "target {target}: apt refused the Debian archive at {mirror} \
+                     (checked with the host's debian-archive-keyring): {line}; log: {}",
+                    log.display()
+                )),
+                Failure::Unreachable(line) => anyhow::anyhow!(
+                    "target {target}: cannot fetch the {} chroot from the Debian archive at {mirror}: {line}; log: {}",
+                    self.spec.suite,
+                    log.display()
+                ),
+                Failure::Other => anyhow::anyhow!(
+                    "target {target}: mmdebstrap failed making {what} from {mirror}; log: {}",
+                    log.display()
+                ),
+            });
+        }
+        let entry = super::enter::Entry {
+            mode: self.mode,
+            unshare: self.unshare,
+            mnt: self.mnt,
+            base: &base,
+        };
+        let python = super::enter::python_version(&entry)?;
+        let listed = super::enter::run_inside(
+            &entry,
+            "dpkg-query",
+            &["-W", "-f", super::packages::DPKG_QUERY_FORMAT],
+        )?;
+        let installed = super::packages::parse_dpkg_query(&listed)
+            .with_context(|| format!("listing the packages of {what}"))?;
+        write_synced(
+            &tmp.join("packages.txt"),
+            &super::packages::render(&installed),
+        )?;
+        write_synced(&tmp.join("python-version"), &format!("{python}\n"))?;
+        crate::fresh::sync_dir(&tmp)?;
+        fs_err::rename(&tmp, dir)?;
+        guard.disarm();
+        crate::fresh::sync_dir(self.cache)?;
+        eprintln!(
+            "made {what} in {} s: {}",
+            started.elapsed().as_secs(),
+            dir.display()
+        );
+        Ok(())
+    }
+}
+
+fn write_synced(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut file = fs_err::File::create(path)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]

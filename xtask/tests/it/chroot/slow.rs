@@ -524,7 +524,7 @@ fn a_user_makes_and_enters_chroots_in_a_user_namespace() {
         argv.extend(args.iter().map(|s| s.to_string()));
         let out = duct::cmd(&argv[0], &argv[1..])
             .full_env([
-                ("PATH", "/usr/bin:/bin".to_owned()),
+                ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin".to_owned()),
                 ("HOME", home.clone()),
                 (CACHE_ENV, cache.display().to_string()),
             ])

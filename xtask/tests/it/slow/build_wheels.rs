@@ -109,6 +109,7 @@ impl Fixture {
             "packaging/pinwheel.toml",
             &format!(
                 "[targets.bookworm]\nsuite = \"bookworm\"\npython = \"3.11.2\"\n\n\
+                 [targets.trixie]\nsuite = \"trixie\"\npython = \"3.13.5\"\n\n\
                  [index]\nurl = \"{}\"\nallowed-hosts = []\n\n[build]\nsource-date-epoch = 1704067200\n\n\
                  [trust]\nkeys = \"packaging/keys\"\nfingerprints = []\nthreshold = 1\nscope = \"test/wheels-index\"\nexpiry-days = 30\n\n\
                  [bootstrap]\ndir = \"packaging/bootstrap\"\nlock = \"packaging/bootstrap/uv.lock\"\n\n\
@@ -135,18 +136,19 @@ impl Fixture {
                 size = flit.len(),
             ),
         );
-        std::fs::create_dir_all(root.join("packaging")).unwrap();
-        std::fs::copy(
-            repo().join("packaging/pep517_runner.py"),
-            root.join("packaging/pep517_runner.py"),
-        )
-        .unwrap();
+        // The demo's debian/control: its Build-Depends make the chroot, so
+        // the tests share the demo's chroots (made once per machine).
+        for file in ["packaging/pep517_runner.py", "debian/control"] {
+            std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            std::fs::copy(repo().join(file), root.join(file)).unwrap();
+        }
         let fixture = Fixture { dir, server };
         fixture.set_app(app);
         fixture
     }
 
-    /// Serves `app` and pins it in `requirements/toy-app/requirements.txt`.
+    /// Serves `app` and pins it in `requirements/toy-app/<target>/requirements.txt`
+    /// of both targets.
     fn set_app(&self, app: &[(String, Vec<u8>)]) {
         let mut requirements = String::from("# test pins\n");
         for (filename, bytes) in app {
@@ -163,9 +165,13 @@ impl Fixture {
                 Sha256::of(bytes)
             ));
         }
-        let path = self.root().join("requirements/toy-app/requirements.txt");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, requirements).unwrap();
+        for target in ["bookworm", "trixie"] {
+            let path = self
+                .root()
+                .join(format!("requirements/toy-app/{target}/requirements.txt"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &requirements).unwrap();
+        }
     }
 
     fn root(&self) -> &Path {
@@ -255,6 +261,19 @@ fn builds_incrementally_and_reproducibly() {
         manifest.contains(&format!("sdist-sha256 = \"{toy_sha}\"")),
         "{manifest}"
     );
+    // Pure wheels are built once, in the first target, and serve both.
+    assert_eq!(manifest.matches("[[wheel]]").count(), 2, "{manifest}");
+    assert_eq!(
+        manifest.matches("target = \"bookworm\"").count(),
+        3,
+        "two wheels and bookworm's environment: {manifest}"
+    );
+    assert!(manifest.contains("python = \"3.11.2\""), "{manifest}");
+    assert!(
+        text(&out.stdout).contains("2 for bookworm, 0 for trixie"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // The wheel is ours and works: pip installs it by hash and it runs.
     let wheel = fixture
@@ -336,11 +355,12 @@ fn builds_incrementally_and_reproducibly() {
     );
     assert_eq!(fixture.index_files(), files);
 
-    // --verify-reproducible rebuilds everything and finds it identical.
+    // --verify-reproducible rebuilds everything in every target (trixie's
+    // CPython 3.13 too) and finds each pure wheel identical to the index's.
     let out = fixture.run(&["--verify-reproducible"]);
     assert_exit(&out, 0);
     assert!(
-        text(&out.stdout).contains("identical"),
+        text(&out.stdout).contains("all 4 rebuilds byte for byte identical"),
         "{}",
         text(&out.stdout)
     );

@@ -1,0 +1,3 @@
+from pinwheel_apt_demo.cli import main
+
+raise SystemExit(main())
