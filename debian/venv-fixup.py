@@ -7,10 +7,11 @@ pip and venv write the directory they ran in into the environment: script
 shebangs (a plain "#!BUILT/bin/python", or distlib's /bin/sh trampoline when
 that path is long or has spaces), pyvenv.cfg and the activate scripts. This
 rewrites each of those to FINAL, brings the RECORD of every rewritten script
-up to date (sha256 and size), removes bytecode caches and empty directories,
-makes every file under lib/ mode 0644 (wheels carry stray executable bits),
-and then fails if any FORBIDDEN string (the build directory) is still found in
-a file's bytes or a symlink's target, or if any direct_url.json exists.
+up to date (sha256 and size), removes bytecode caches, empty directories and
+the .gitignore that Python 3.13's venv writes, makes every file under lib/
+mode 0644 (wheels carry stray executable bits), and then fails if any
+FORBIDDEN string (the build directory) is still found in a file's bytes or a
+symlink's target, or if any direct_url.json exists.
 """
 
 import base64
@@ -106,6 +107,15 @@ def fix_cfg(built, final):
         f.write(data.replace(built.encode(), final.encode()))
 
 
+def remove_venv_gitignore(built):
+    """Python 3.13's venv writes a ".gitignore" of "*" at the venv's top, for
+    a venv made inside a git checkout; an installed venv is not one, and
+    lintian flags a VCS control file in a package. No wheel installs it."""
+    path = os.path.join(built, ".gitignore")
+    if os.path.isfile(path) and not os.path.islink(path):
+        os.remove(path)
+
+
 def remove_caches_and_empty_dirs(built):
     for path in sorted(walk(built), reverse=True):
         if os.path.islink(path):
@@ -154,6 +164,7 @@ def main(argv):
     changed = fix_scripts(built, final)
     fix_records(built, changed)
     fix_cfg(built, final)
+    remove_venv_gitignore(built)
     remove_caches_and_empty_dirs(built)
     normalize_modes(built)
     check(built, [built] + forbidden)

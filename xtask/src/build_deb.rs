@@ -1,25 +1,44 @@
-//! `cargo xtask build-deb`: the application's Debian package, verified
-//! twice and built reproducibly.
+//! `cargo xtask build-deb [--app NAME] [--target NAME]...`: the
+//! application's Debian package for each target (default: every target the
+//! application ships to), verified twice and built reproducibly inside a
+//! clean chroot of the target's Debian suite. The host needs only the Rust
+//! toolchain and mmdebstrap.
 //!
-//! 1. The output directory is checked to be writable before anything runs.
+//! 1. The output directories (`target/debian/<target>/`, or `--out
+//!    DIR/<target>/`) are checked to be writable before anything runs.
 //! 2. First verification: the full `verify` of `wheels-index/` (signatures,
-//!    threshold, expiry, rollback, every file) and `update-deps --check`
-//!    (the requirements files match the lock and the signed list). Any
-//!    failure stops here, before dpkg-buildpackage.
-//! 3. Build dependencies through `dpkg-checkbuilddeps`: root installs them
-//!    with apt-get, anyone else gets the sudo line and exit 2 unless
-//!    `--install-build-deps` (see [`build_deps`]).
-//! 4. `debian/changelog` through dpkg-parsechangelog, strictly: its date is
-//!    SOURCE_DATE_EPOCH and its version must be the application's.
-//! 5. A clean tree staged under `target/` ([`stage`]): debian/, the sdist,
-//!    the requirements files and only the wheels they pin.
-//! 6. `dpkg-buildpackage -us -uc -b` (binary only: the source of truth is
-//!    this repository, and a source package would carry the wheels) in a
-//!    clean environment (`full_env`), inside `unshare -n` when the kernel
-//!    allows. Inside, pip installs with `--require-hashes`: the second
-//!    verification.
-//! 7. The `.deb`, `.buildinfo` and `.changes` are copied to `target/debian/`
-//!    (or `--out`) and their sha256 printed.
+//!    threshold, expiry, rollback, every file), `update-deps --check` for
+//!    the targets (their requirements files match the lock and the signed
+//!    list), and every hash each target's build-requirements.txt pins is in
+//!    the verified list. Any failure stops here, for every target, before
+//!    anything is built.
+//! 3. `debian/changelog` is read strictly ([`changelog`]): its date is
+//!    SOURCE_DATE_EPOCH, its package is debian/control's Source.
+//! 4. The sdist ([`crate::sdist`]); the changelog's upstream version must be
+//!    the application's.
+//! 5. For each target:
+//!    - its build chroot ([`chroot`], flavour Build with every package
+//!      debian/control's Build-Depends names; cached, its python3 checked
+//!      against the target's, locked while the build runs: two builds of one
+//!      target take turns);
+//!    - a clean tree staged under `target/build-deb/<target>/` ([`stage`]):
+//!      debian/ with the changelog's latest entry at the target's version
+//!      (`0.1.0+bookworm`) and suite, the sdist, the target's requirements
+//!      files and only the wheels they pin, the build backend's pins
+//!      evaluated for the target;
+//!    - in the chroot, offline: `dpkg-checkbuilddeps` (a version constraint
+//!      the suite does not meet stops the build with the unmet relations)
+//!      and dpkg-parsechangelog (it must read the staged changelog as we
+//!      do);
+//!    - `dpkg-buildpackage -us -uc -b` in the chroot (binary only: the
+//!      source of truth is this repository, and a source package would carry
+//!      the wheels), offline, with the work directory bound writable at its
+//!      own path, HOME inside it, and a complete environment of our own.
+//!      Inside, pip installs with `--require-hashes`: the second
+//!      verification;
+//!    - the `.deb`, `.buildinfo` and `.changes` are copied to the target's
+//!      output directory and their sha256 printed.
+//! 6. One line per target says where its `.deb` is.
 
 pub mod backend;
 pub mod build_deps;
@@ -36,8 +55,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::config::Config;
-use crate::host_packages;
+use crate::chroot;
+use crate::config::{Config, Target};
 use pinwheel_trust::hash::Sha256;
 
 /// Options of `cargo xtask build-deb`.
@@ -46,12 +65,18 @@ pub struct Options {
     /// Application name from packaging/pinwheel.toml (default: the only one).
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
-    /// Output directory for the .deb, .buildinfo and .changes (default: target/debian/).
+    /// Build for this target of packaging/pinwheel.toml (repeatable; default:
+    /// every target the application ships to).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Output directory; each target's .deb, .buildinfo and .changes go to
+    /// DIR/<target>/ (default: target/debian/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// When not root, install missing build dependencies through sudo.
+    /// Make each target's build chroot again from the archive instead of
+    /// using the cached one.
     #[arg(long)]
-    pub install_build_deps: bool,
+    pub refresh_chroot: bool,
 }
 
 /// The environment dpkg-buildpackage runs in. build-deb uses
@@ -68,6 +93,7 @@ pub struct BuildEnv {
 }
 
 impl BuildEnv {
+    /// UTC, C.UTF-8, umask 022, the real clock, no DEB_BUILD_OPTIONS.
     pub fn standard() -> BuildEnv {
         BuildEnv {
             tz: "UTC".to_owned(),
@@ -87,31 +113,79 @@ pub struct Artifact {
     pub sha256: Sha256,
 }
 
-/// What a build produced and how long each step took.
+/// What one target's build produced and how long each step took.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The target's name.
+    pub target: String,
     pub artifacts: Vec<Artifact>,
     pub steps: Vec<(String, Duration)>,
     pub phases: Vec<(String, Duration)>,
+}
+
+impl Outcome {
+    /// The built `.deb`.
+    pub fn deb(&self) -> Option<&Path> {
+        self.artifacts
+            .iter()
+            .map(|a| a.path.as_path())
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+    }
 }
 
 /// Runs `cargo xtask build-deb`.
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let config = Config::load(root)?;
     let app = crate::sdist::app_name(&config, options.app.as_deref())?;
+    let targets = targets(&config, &app, &options.targets)?;
     let out = options
         .out
         .clone()
         .unwrap_or_else(|| root.join("target/debian"));
-    let outcome = build(
+    let outcomes = build(
         &config,
         &app,
+        &targets,
         &out,
         &BuildEnv::standard(),
-        options.install_build_deps,
+        options.refresh_chroot,
     )?;
-    print_outcome(&outcome);
+    for outcome in &outcomes {
+        if let Some(deb) = outcome.deb() {
+            println!("{}: {}", outcome.target, deb.display());
+        }
+    }
     Ok(())
+}
+
+/// The targets to build `app` for: the `--target` names (each must be a
+/// configured target the application ships to), else every target it
+/// ships to.
+pub fn targets<'a>(
+    config: &'a Config,
+    app: &str,
+    names: &[String],
+) -> anyhow::Result<Vec<&'a Target>> {
+    let ships_to = config.targets_of(config.app(app)?);
+    if names.is_empty() {
+        return Ok(ships_to);
+    }
+    let selected = config.selected_targets(names)?;
+    for target in &selected {
+        if !ships_to.iter().any(|t| t.name == target.name) {
+            bail!(
+                "{}: application {app} does not ship to target {:?} (its targets: {})",
+                config.path.display(),
+                target.name,
+                ships_to
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(selected)
 }
 
 /// Prints the artifacts with their sha256 (stdout), then the time profile
@@ -120,6 +194,7 @@ pub fn print_outcome(outcome: &Outcome) {
     for artifact in &outcome.artifacts {
         println!("{}  {}", artifact.sha256, artifact.path.display());
     }
+    eprintln!("target {}:", outcome.target);
     eprint!("{}", format_times("build-deb steps", &outcome.steps));
     eprint!(
         "{}",
@@ -152,25 +227,58 @@ pub fn format_times(label: &str, times: &[(String, Duration)]) -> String {
     out
 }
 
-/// Builds the package of `app` from the tree at `config.root` into `out`.
+/// Stopwatch of the steps of one build.
+struct Laps {
+    steps: Vec<(String, Duration)>,
+    clock: Instant,
+}
+
+impl Laps {
+    fn new() -> Laps {
+        Laps {
+            steps: Vec::new(),
+            clock: Instant::now(),
+        }
+    }
+
+    fn lap(&mut self, name: &str) {
+        self.steps.push((name.to_owned(), self.clock.elapsed()));
+        self.clock = Instant::now();
+    }
+}
+
+/// What every target's build shares: checked once, before any target
+/// builds.
+struct Shared {
+    changelog: changelog::Changelog,
+    sdist: crate::sdist::Sdist,
+    list: BTreeMap<String, Sha256>,
+}
+
+/// Builds the package of `app` from the tree at `config.root` for each of
+/// `targets`, into `out/<target>/`, printing each target's artifacts as it
+/// finishes.
 pub fn build(
     config: &Config,
     app: &str,
+    targets: &[&Target],
     out: &Path,
     env: &BuildEnv,
-    install_build_deps: bool,
-) -> anyhow::Result<Outcome> {
+    refresh_chroot: bool,
+) -> anyhow::Result<Vec<Outcome>> {
+    let mut laps = Laps::new();
+    for target in targets {
+        check_writable(&out.join(&target.name))?;
+        changelog::check_suffix(&target.deb_version_suffix()).with_context(|| {
+            format!(
+                "{}: targets.{}.deb-version-suffix",
+                config.path.display(),
+                target.name
+            )
+        })?;
+    }
     let root = &config.root;
-    let mut steps: Vec<(String, Duration)> = Vec::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str, steps: &mut Vec<(String, Duration)>| {
-        steps.push((name.to_owned(), clock.elapsed()));
-        clock = Instant::now();
-    };
-
-    check_writable(out)?;
-    let control_path = root.join("debian/control");
-    let control = fs_err::read_to_string(&control_path)?;
+    let control = fs_err::read_to_string(root.join("debian/control"))?;
     let source = changelog::field(&control, "Source")
         .context("debian/control: no Source field")?
         .to_owned();
@@ -179,47 +287,124 @@ pub fn build(
         bail!("debian/control: no binary package named {app:?} (it builds {}); debian/ packages one application", packages.join(", "));
     }
 
-    let list = first_verification(config, app)?;
-    lap("verify", &mut steps);
+    let list = first_verification(config, app, targets)?;
+    laps.lap("verify");
 
-    ensure_build_deps(root, install_build_deps)?;
-    lap("build dependencies", &mut steps);
-
-    let changelog = read_changelog(root)?;
+    let changelog = changelog::parse(&fs_err::read_to_string(root.join("debian/changelog"))?)?;
     if changelog.source != source {
         bail!(
             "debian/changelog: package {:?} differs from debian/control's Source {source:?}",
             changelog.source
         );
     }
+
     let sdist = crate::sdist::build(config, app)?;
-    let upstream = changelog::upstream_version(&changelog.version).to_owned();
-    if upstream != sdist.version {
+    let upstream = changelog::upstream_version(&changelog.version);
+    let wanted = changelog::debian_upstream_of(&sdist.version);
+    if upstream != wanted {
         bail!(
-            "debian/changelog: version {} does not match {}'s version {}; add a changelog entry (`dch -v {}`)",
+            "debian/changelog: version {} does not match {}'s version {}; add a changelog entry (`dch -v {wanted}`)",
             changelog.version,
             config.app(app)?.pyproject.display(),
             sdist.version,
-            sdist.version
         );
     }
-    lap("changelog + sdist", &mut steps);
+    laps.lap("changelog + sdist");
 
-    let work_parent = root.join("target/build-deb");
+    let shared = Shared {
+        changelog,
+        sdist,
+        list,
+    };
+    let mut outcomes = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        let mut target_laps = if i == 0 {
+            std::mem::replace(&mut laps, Laps::new())
+        } else {
+            Laps::new()
+        };
+        let outcome = build_target(
+            config,
+            app,
+            target,
+            &shared,
+            &out.join(&target.name),
+            env,
+            refresh_chroot,
+            &mut target_laps,
+        )
+        .with_context(|| format!("target {}", target.name))?;
+        print_outcome(&outcome);
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// One target: chroot, staged tree, checks in the chroot,
+/// dpkg-buildpackage, artifacts.
+#[allow(clippy::too_many_arguments)]
+fn build_target(
+    config: &Config,
+    app: &str,
+    target: &Target,
+    shared: &Shared,
+    out: &Path,
+    env: &BuildEnv,
+    refresh_chroot: bool,
+    laps: &mut Laps,
+) -> anyhow::Result<Outcome> {
+    let root = &config.root;
+    let chroot = build_chroot(config, target, refresh_chroot)?;
+    laps.lap("chroot");
+
+    let work_parent = root.join("target/build-deb").join(&target.name);
     fs_err::create_dir_all(&work_parent)?;
     let work = tempfile::Builder::new()
         .prefix("work-")
         .tempdir_in(&work_parent)
         .with_context(|| format!("{}: cannot create a build directory", work_parent.display()))?;
-    let tree = stage_tree(config, app, &sdist, &list, work.path())?;
-    lap("staging", &mut steps);
-    eprintln!("running dpkg-buildpackage in a clean environment");
+    let tree = stage_tree(
+        config,
+        app,
+        target,
+        &shared.sdist,
+        &shared.list,
+        work.path(),
+    )?;
+    laps.lap("staging");
+
     let home = work.path().join("home");
     fs_err::create_dir_all(&home)?;
+    let vars = clean_env(&home, shared.changelog.timestamp, env);
+    if let build_deps::Check::Unmet(relations) =
+        dpkg::check_build_deps(&chroot, work.path(), &tree, &vars)?
+    {
+        bail!(
+            "the {} build chroot does not satisfy debian/control: unmet build dependencies: {relations}",
+            target.suite
+        );
+    }
+    let expected = changelog::Changelog {
+        version: format!(
+            "{}{}",
+            shared.changelog.version,
+            target.deb_version_suffix()
+        ),
+        distributions: vec![target.suite.clone()],
+        ..shared.changelog.clone()
+    };
+    dpkg::check_changelog(&chroot, work.path(), &tree, &vars, &expected)?;
+    laps.lap("checks in the chroot");
+
+    eprintln!(
+        "running dpkg-buildpackage in the {} chroot ({}, CPython {})",
+        target.name, target.suite, chroot.python
+    );
     let log_path = work.path().join("build.log");
     let (success, phases) =
-        dpkg::dpkg_buildpackage(&tree, &home, changelog.timestamp, env, &log_path)?;
-    lap("dpkg-buildpackage", &mut steps);
+        dpkg::dpkg_buildpackage(&chroot, work.path(), &tree, &vars, env, &log_path)?;
+    laps.lap("dpkg-buildpackage");
+    drop(chroot);
     if !success {
         let log = fs_err::read_to_string(&log_path).unwrap_or_default();
         let tail: Vec<&str> = log
@@ -238,10 +423,38 @@ pub fn build(
             kept.join("build.log").display()
         );
     }
+    let artifacts = collect(work.path(), out)?;
+    laps.lap("collect");
+    Ok(Outcome {
+        target: target.name.clone(),
+        artifacts,
+        steps: std::mem::take(&mut laps.steps),
+        phases,
+    })
+}
 
-    let mut artifacts = Vec::new();
+/// The target's build chroot: flavour Build with every package
+/// debian/control's Build-Depends names; held (locked) until dropped.
+pub fn build_chroot(
+    config: &Config,
+    target: &Target,
+    refresh: bool,
+) -> anyhow::Result<chroot::Chroot> {
+    let control = fs_err::read_to_string(config.root.join("debian/control"))?;
+    let extra = chroot::build_depends(&control).into_iter().collect();
+    chroot::prepare(
+        &config.root,
+        target,
+        &chroot::Flavor::Build { extra },
+        refresh,
+    )
+}
+
+/// Copies the `.deb`, `.buildinfo` and `.changes` dpkg-buildpackage left
+/// in `work` to `out`, hashing them.
+fn collect(work: &Path, out: &Path) -> anyhow::Result<Vec<Artifact>> {
     let mut names: Vec<String> = Vec::new();
-    for entry in fs_err::read_dir(work.path())? {
+    for entry in fs_err::read_dir(work)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if [".deb", ".ddeb", ".buildinfo", ".changes"]
             .iter()
@@ -254,11 +467,12 @@ pub fn build(
     if !names.iter().any(|n| n.ends_with(".deb")) {
         bail!(
             "dpkg-buildpackage succeeded but produced no .deb in {}",
-            work.path().display()
+            work.display()
         );
     }
+    let mut artifacts = Vec::new();
     for name in names {
-        let bytes = fs_err::read(work.path().join(&name))?;
+        let bytes = fs_err::read(work.join(&name))?;
         let path = out.join(&name);
         crate::fresh::write_atomic(&path, &bytes)?;
         artifacts.push(Artifact {
@@ -266,22 +480,18 @@ pub fn build(
             sha256: Sha256::of(&bytes),
         });
     }
-    lap("collect", &mut steps);
-    Ok(Outcome {
-        artifacts,
-        steps,
-        phases,
-    })
+    Ok(artifacts)
 }
 
-/// Stages the clean source tree for `app` under `work` from its built
-/// `sdist` ([`crate::sdist::build`]) and the verified `list`, and returns
-/// its path (`work/<source>-<version>`). It does not verify anything
-/// itself: [`build`] calls it after the first verification (tests call it
-/// directly to prove that pip's check stands on its own).
+/// Stages the clean source tree for `app` and `target` under `work` from
+/// its built `sdist` ([`crate::sdist::build`]) and the verified `list`,
+/// and returns its path (`work/<source>-<version>`). It does not verify
+/// anything itself: [`build`] calls it after the first verification (tests
+/// call it directly to prove that pip's check stands on its own).
 pub fn stage_tree(
     config: &Config,
     app: &str,
+    target: &Target,
     sdist: &crate::sdist::Sdist,
     list: &BTreeMap<String, Sha256>,
     work: &Path,
@@ -289,14 +499,21 @@ pub fn stage_tree(
     let control = fs_err::read_to_string(config.root.join("debian/control"))?;
     let source = changelog::field(&control, "Source").context("debian/control: no Source field")?;
     let packages = changelog::binary_packages(&control);
+    let changelog = changelog::for_target(
+        &fs_err::read_to_string(config.root.join("debian/changelog"))?,
+        &target.deb_version_suffix(),
+        &target.suite,
+    )?;
     let tree = work.join(format!("{source}-{}", sdist.version));
-    let backend = backend::backend_pins(config, app, list)?;
+    let backend = backend::backend_pins(config, app, target, list)?;
     let staged = stage::stage(
         &tree,
         &stage::Inputs {
             root: &config.root,
             app,
+            target: &target.name,
             packages: &packages,
+            changelog: &changelog,
             sdist,
             list,
             backend: &backend,
@@ -328,11 +545,15 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
 
 /// The first verification: the full `verify` of the wheel index
 /// (signatures, threshold, expiry, rollback, every file), then
-/// `update-deps --check` (the requirements files match the lock and the
-/// signed list), and every hash build-requirements.txt pins is in the
-/// verified list. Returns the verified list (path under wheels-index/ →
-/// sha256).
-fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<String, Sha256>> {
+/// `update-deps --check` for `targets` (their requirements files match the
+/// lock and the signed list), and every hash each target's build-requirements.txt pins
+/// is in the verified list. Returns the verified list (path under
+/// wheels-index/ → sha256).
+fn first_verification(
+    config: &Config,
+    app: &str,
+    targets: &[&Target],
+) -> anyhow::Result<BTreeMap<String, Sha256>> {
     let index = config.root.join(crate::verify::DEFAULT_INDEX);
     let asc = index.join(pinwheel_trust::sha256sums::SIGNATURE_FILE);
     if !asc.exists() {
@@ -346,75 +567,74 @@ fn first_verification(config: &Config, app: &str) -> anyhow::Result<BTreeMap<Str
         &config.root,
         &crate::update_deps::Options {
             app: Some(app.to_owned()),
+            targets: targets.iter().map(|t| t.name.clone()).collect(),
             check: true,
             ..Default::default()
         },
     )?;
-    stage::pinned_wheels(&config.root, app, &verified.list.entries)?;
+    for target in targets {
+        stage::pinned_wheels(&config.root, app, &target.name, &verified.list.entries)
+            .with_context(|| format!("target {}", target.name))?;
+    }
     Ok(verified.list.entries)
-}
-
-/// Checks the build dependencies and installs them when allowed.
-fn ensure_build_deps(root: &Path, install_build_deps: bool) -> anyhow::Result<()> {
-    let build_deps::Check::Missing(names) = check_build_deps(root)? else {
-        return Ok(());
-    };
-    host_packages::install(
-        &names,
-        "build dependencies",
-        install_build_deps,
-        Some("--install-build-deps"),
-    )?;
-    match check_build_deps(root)? {
-        build_deps::Check::Satisfied => Ok(()),
-        build_deps::Check::Missing(names) => bail!(
-            "build dependencies still missing after installing: {}",
-            names.join(" ")
-        ),
-    }
-}
-
-fn check_build_deps(root: &Path) -> anyhow::Result<build_deps::Check> {
-    let result = duct::cmd!("dpkg-checkbuilddeps", "debian/control")
-        .dir(root)
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run();
-    match result {
-        // Without dpkg-dev there is no dpkg-checkbuilddeps, no
-        // dpkg-buildpackage either: that is the first thing to install.
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            Ok(build_deps::Check::Missing(vec!["dpkg-dev".to_owned()]))
-        }
-        Err(err) => Err(err).context("cannot run dpkg-checkbuilddeps"),
-        Ok(out) => {
-            build_deps::parse_check(out.status.success(), &String::from_utf8_lossy(&out.stderr))
-        }
-    }
-}
-
-fn read_changelog(root: &Path) -> anyhow::Result<changelog::Changelog> {
-    let out = duct::cmd!("dpkg-parsechangelog", "-l", "debian/changelog")
-        .dir(root)
-        .env("LC_ALL", "C.UTF-8")
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .context("cannot run dpkg-parsechangelog (install dpkg-dev)")?;
-    changelog::parse(
-        out.status.success(),
-        &String::from_utf8_lossy(&out.stdout),
-        &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn demo_config(narrowed: bool) -> Config {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/pinwheel.toml");
+        let mut text = fs_err::read_to_string(&path).unwrap();
+        if narrowed {
+            text = text.replacen(
+                "wheel-only = []\n",
+                "wheel-only = []\ntargets = [\"trixie\"]\n",
+                1,
+            );
+        }
+        Config::parse(Path::new("/r"), Path::new("pinwheel.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn targets_by_name_or_every_one_the_app_ships_to() {
+        let names = |targets: Vec<&Target>| -> Vec<String> {
+            targets.iter().map(|t| t.name.clone()).collect()
+        };
+        let all = demo_config(false);
+        assert_eq!(
+            names(targets(&all, "pinwheel-demo", &[]).unwrap()),
+            ["bookworm", "trixie"]
+        );
+        let picked = [
+            "trixie".to_owned(),
+            "bookworm".to_owned(),
+            "trixie".to_owned(),
+        ];
+        assert_eq!(
+            names(targets(&all, "pinwheel-demo", &picked).unwrap()),
+            ["bookworm", "trixie"]
+        );
+        let err = targets(&all, "pinwheel-demo", &["sid".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "pinwheel.toml: no target named \"sid\" (known: bookworm, trixie)"
+        );
+        let narrowed = demo_config(true);
+        assert_eq!(
+            names(targets(&narrowed, "pinwheel-demo", &[]).unwrap()),
+            ["trixie"]
+        );
+        let err = targets(&narrowed, "pinwheel-demo", &["bookworm".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "pinwheel.toml: application pinwheel-demo does not ship to target \"bookworm\" (its targets: trixie)"
+        );
+    }
 
     #[test]
     fn environment_is_complete() {

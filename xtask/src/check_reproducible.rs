@@ -2,12 +2,15 @@
 //! copies of the tree at different paths, in environments that differ in
 //! everything a build should not depend on, and compares the results.
 //!
-//! Build a: real clock, umask 022, TZ=UTC, LC_ALL/LANG=C.UTF-8,
-//! DEB_BUILD_OPTIONS=parallel=1. Build b: faketime 400 days ahead, umask
-//! 002, TZ=<+14>-14, another locale (the first of fr_FR/de_DE/en_US UTF-8
-//! that is installed, else C), DEB_BUILD_OPTIONS=parallel=2. HOME and the
-//! build path differ too. The index is verified in the checkout first (with
-//! git HEAD for rollback); each build is then a full `build-deb` of a copy
+//! Per target (`--target NAME`, repeatable; default: every target the
+//! application ships to), both builds run in the target's build chroot,
+//! like `build-deb`. Build a: real clock, umask 022, TZ=UTC,
+//! LC_ALL/LANG=C.UTF-8, DEB_BUILD_OPTIONS=parallel=1. Build b: faketime 400
+//! days ahead (faketime is in the build chroot), umask 002, TZ=<+14>-14,
+//! another locale (the first of fr_FR/de_DE/en_US UTF-8 that the chroot
+//! has, else C), DEB_BUILD_OPTIONS=parallel=2. HOME and the build path
+//! differ too. The index is verified in the checkout first (with git HEAD
+//! for rollback); each build is then a full `build-deb` of a copy
 //! (verification included).
 //!
 //! Comparison: each `.deb` byte for byte. The `.buildinfo` records the build
@@ -35,9 +38,10 @@ pub struct Options {
     /// Application name from packaging/pinwheel.toml (default: the only one).
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
-    /// When not root, install missing build dependencies and faketime through sudo.
-    #[arg(long)]
-    pub install_build_deps: bool,
+    /// Check this target of packaging/pinwheel.toml (repeatable; default:
+    /// every target the application ships to).
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
 }
 
 /// The two environments; `locale` is build b's locale.
@@ -89,70 +93,93 @@ fn describe(env: &BuildEnv) -> String {
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let config = Config::load(root)?;
     let app = crate::sdist::app_name(&config, options.app.as_deref())?;
+    let targets = build_deb::targets(&config, &app, &options.targets)?;
     // The copies carry no .git, so verify here first, where the rollback
     // check can compare with git HEAD's list.
     crate::verify::verify_index(&config, &crate::verify::Options::default())?;
-    ensure_faketime(options.install_build_deps)?;
-    let locales = duct::cmd!("locale", "-a")
-        .stderr_null()
-        .unchecked()
-        .read()
-        .unwrap_or_default();
-    let envs = variants(&pick_locale(&locales));
-
     let work = root.join("target/check-reproducible");
     if work.exists() {
         fs_err::remove_dir_all(&work)?;
     }
+    let started = Instant::now();
+    let mut differ: Vec<&str> = Vec::new();
+    for target in &targets {
+        let name = target.name.as_str();
+        let (a, b) = check_target(&config, &app, name, &work.join(name))
+            .with_context(|| format!("target {name}"))?;
+        let report = compare(&a, &b)?;
+        println!("target {name}:");
+        print!("{}", report.text);
+        if report.differs {
+            differ.push(name);
+            if which("diffoscope") {
+                println!(
+                    "for a detailed comparison: diffoscope {} {}",
+                    a.display(),
+                    b.display()
+                );
+            } else {
+                println!("for a detailed comparison, install diffoscope (apt-get install diffoscope) and run it on {} and {}", a.display(), b.display());
+            }
+        }
+    }
+    eprintln!(
+        "check-reproducible: {:.1}s for every build and comparison",
+        started.elapsed().as_secs_f64()
+    );
+    if !differ.is_empty() {
+        return Err(pinwheel_trust::failure::verification_failed(format!(
+            "the two builds differ for {} (see above)",
+            differ.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Builds `target` twice, from two copies of the tree under `work`, in
+/// the two environments; returns the two output directories.
+fn check_target(
+    config: &Config,
+    app: &str,
+    target: &str,
+    work: &Path,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    // Build b's locale is one the build chroot has.
+    let locales = {
+        let chroot = build_deb::build_chroot(config, config.target(target)?, false)?;
+        build_deb::dpkg::locales(&chroot)?
+    };
+    let envs = variants(&pick_locale(&locales));
     let trees = [
         work.join("a/tree"),
         work.join("b/a/longer/path/with-another-name"),
     ];
     let outs = [work.join("out-a"), work.join("out-b")];
-    let mut outcomes = Vec::new();
-    let started = Instant::now();
     for (i, (tree, env)) in trees.iter().zip(&envs).enumerate() {
         let label = ["a", "b"][i];
         let t = Instant::now();
-        copy_tree(root, tree)?;
+        copy_tree(&config.root, tree)?;
         eprintln!("build {label}: {} ({})", tree.display(), describe(env));
         let tree_config = Config::load(tree)?;
-        let outcome = build_deb::build(
+        let outcomes = build_deb::build(
             &tree_config,
-            &app,
+            app,
+            &[tree_config.target(target)?],
             &outs[i],
             env,
-            options.install_build_deps,
+            false,
         )
         .with_context(|| format!("build {label}"))?;
-        eprintln!(
-            "{}",
-            build_deb::format_times(&format!("build {label} steps"), &outcome.steps)
-        );
-        eprintln!("build {label}: {:.1}s", t.elapsed().as_secs_f64());
-        outcomes.push(outcome);
-    }
-    let report = compare(&outs[0], &outs[1])?;
-    print!("{}", report.text);
-    eprintln!(
-        "check-reproducible: {:.1}s for both builds and the comparison",
-        started.elapsed().as_secs_f64()
-    );
-    if report.differs {
-        if which("diffoscope") {
-            println!(
-                "for a detailed comparison: diffoscope {} {}",
-                outs[0].display(),
-                outs[1].display()
+        for outcome in &outcomes {
+            eprintln!(
+                "{}",
+                build_deb::format_times(&format!("build {label} steps"), &outcome.steps)
             );
-        } else {
-            println!("for a detailed comparison, install diffoscope (apt-get install diffoscope) and run it on {} and {}", outs[0].display(), outs[1].display());
         }
-        return Err(pinwheel_trust::failure::verification_failed(
-            "the two builds differ (see above)",
-        ));
+        eprintln!("build {label}: {:.1}s", t.elapsed().as_secs_f64());
     }
-    Ok(())
+    let [a, b] = outs;
+    Ok((a.join(target), b.join(target)))
 }
 
 /// The result of comparing two output directories.
@@ -280,19 +307,6 @@ fn artifact_names(dir: &Path) -> anyhow::Result<Vec<String>> {
 fn which(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-/// faketime is check-reproducible's own dependency (not the package's).
-fn ensure_faketime(install: bool) -> anyhow::Result<()> {
-    if which("faketime") {
-        return Ok(());
-    }
-    crate::host_packages::install(
-        &["faketime".to_owned()],
-        "tools (faketime)",
-        install,
-        Some("--install-build-deps"),
-    )
 }
 
 /// Copies the repository (without `target/`, `.git` and `.pinwheel.lock`)

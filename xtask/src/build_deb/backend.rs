@@ -7,18 +7,19 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context};
 
 use super::stage;
-use crate::config::Config;
+use crate::config::{Config, Target};
 use pinwheel_trust::hash::Sha256;
 
 /// The wheels of the sdist's build backend: `[build-system] requires`
-/// closed over the backends' own `Requires-Dist` (markers evaluated for the
-/// target), each met by the newest compatible wheel in the verified list —
+/// closed over the backends' own `Requires-Dist` (markers evaluated for
+/// `target`), each met by the newest compatible wheel in the verified list —
 /// the build-wheels planner ([`crate::build_wheels::plan`]) run over our
 /// index. `Requires-Dist` comes from each wheel's PEP 658 `.metadata`
 /// sidecar, which the list also pins.
 pub fn backend_pins(
     config: &Config,
     app: &str,
+    target: &Target,
     list: &BTreeMap<String, Sha256>,
 ) -> anyhow::Result<Vec<stage::BackendPin>> {
     use crate::build_wheels::plan::{requires_dist, BuildSet, Member, Needs};
@@ -57,11 +58,8 @@ pub fn backend_pins(
         .collect::<anyhow::Result<_>>()?;
 
     // The newest compatible wheel of each project in the verified list.
-    let tags = pinwheel_pypa::tags::CompatibleTags::for_target(
-        &config.first_target().python,
-        config.first_target().platform(),
-        None,
-    )?;
+    let tags =
+        pinwheel_pypa::tags::CompatibleTags::for_target(&target.python, target.platform(), None)?;
     let mut newest: BTreeMap<pep508_rs::PackageName, (WheelFilename, String, Sha256)> =
         BTreeMap::new();
     for (path, sha) in list {
@@ -105,7 +103,7 @@ pub fn backend_pins(
             },
         );
     }
-    let env = config.first_target().marker_environment()?;
+    let env = target.marker_environment()?;
     let closure = match set.needs(&requires, &env) {
         Ok(Needs::Ready(closure)) => closure,
         Ok(Needs::Waiting(waiting)) => bail!("build backend wheels without metadata: {waiting:?}"),

@@ -1,14 +1,15 @@
-//! Build dependencies: what `dpkg-checkbuilddeps` reports as unmet, the
-//! Debian package names to install for it, and what to do about them
-//! (`crate::host_packages` installs them). Pure: the caller runs the
-//! commands.
+//! Build dependencies, as `dpkg-checkbuilddeps` reports them inside the
+//! target's build chroot. The chroot is made with every package
+//! `debian/control`'s Build-Depends names, so what can still be unmet is a
+//! version or architecture constraint the suite does not satisfy (e.g.
+//! `debhelper-compat (= 14)` on bookworm): the build stops with the unmet
+//! relations as dpkg wrote them. Nothing is installed: the chroot is the
+//! build environment, on the host nothing is needed. Pure: the caller
+//! runs the command.
 //!
-//! dpkg-checkbuilddeps(1) prints "Unmet build dependencies: " followed by
-//! the unmet relations in Debian's dependency syntax (deb-control(5)):
-//! `name[:arch] [(op version)] [\[arch list\]] [<profiles>]`, alternatives
-//! separated by `|`. apt-get installs a name, so we keep the first
-//! alternative of each relation and drop qualifiers; a virtual package such
-//! as `debhelper-compat` is resolved by apt to its only provider.
+//! dpkg-checkbuilddeps(1) prints "Unmet build dependencies: " (trixie's
+//! dpkg: "unmet build dependencies: ") followed by the relations in
+//! deb-control(5) syntax, and "Build conflicts: " for conflicts.
 
 use anyhow::bail;
 
@@ -16,8 +17,8 @@ use anyhow::bail;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
     Satisfied,
-    /// Package names to install, in the order dpkg listed them.
-    Missing(Vec<String>),
+    /// The unmet relations, as dpkg listed them.
+    Unmet(String),
 }
 
 /// Reads dpkg-checkbuilddeps' exit status and stderr.
@@ -25,121 +26,54 @@ pub fn parse_check(success: bool, stderr: &str) -> anyhow::Result<Check> {
     if success {
         return Ok(Check::Satisfied);
     }
-    if let Some(conflicts) = find_after(stderr, "Build conflicts: ") {
-        bail!("debian/control: these installed packages conflict with the build: {conflicts}; remove them first");
+    if let Some(conflicts) = find_after(stderr, "build conflicts: ") {
+        bail!("debian/control: the build chroot holds packages that conflict with the build: {conflicts}");
     }
-    match find_after(stderr, "Unmet build dependencies: ") {
-        Some(relations) => {
-            let names = package_names(relations);
-            if names.is_empty() {
-                bail!(
-                    "dpkg-checkbuilddeps reported unmet build dependencies it did not name: {}",
-                    stderr.trim()
-                );
-            }
-            Ok(Check::Missing(names))
-        }
-        None => bail!(
+    match find_after(stderr, "unmet build dependencies: ") {
+        Some(relations) if !relations.is_empty() => Ok(Check::Unmet(relations.to_owned())),
+        _ => bail!(
             "dpkg-checkbuilddeps failed: {}",
             crate::config::one_line(stderr)
         ),
     }
 }
 
+/// What follows `marker` (matched without regard to ASCII case) on the
+/// first line that has it.
 fn find_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|line| line.split_once(marker).map(|(_, rest)| rest.trim()))
-}
-
-/// The first alternative's package name of each relation, without version,
-/// architecture or profile qualifiers; duplicates removed.
-pub fn package_names(relations: &str) -> Vec<String> {
-    // Remove (...), [...] and <...> groups, which may contain spaces and,
-    // inside a version relation, `<` and `>`.
-    let mut plain = String::with_capacity(relations.len());
-    let mut closing: Option<char> = None;
-    for c in relations.chars() {
-        match (closing, c) {
-            (None, '(') => closing = Some(')'),
-            (None, '[') => closing = Some(']'),
-            (None, '<') => closing = Some('>'),
-            (None, _) => plain.push(c),
-            (Some(end), _) if c == end => closing = None,
-            (Some(_), _) => {}
-        }
-    }
-    let mut names: Vec<String> = Vec::new();
-    let mut after_bar = false;
-    for token in plain.split_whitespace() {
-        if token == "|" {
-            after_bar = true;
-            continue;
-        }
-        for (i, part) in token.split('|').enumerate() {
-            if part.is_empty() {
-                after_bar = true;
-                continue;
-            }
-            let alternative = after_bar || i > 0;
-            after_bar = false;
-            if alternative {
-                continue;
-            }
-            let name = part.split(':').next().unwrap_or(part).trim_end_matches(',');
-            if !name.is_empty() && !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
-            }
-        }
-        if token.ends_with('|') {
-            after_bar = true;
-        }
-    }
-    names
+    text.lines().find_map(|line| {
+        let at = line.to_ascii_lowercase().find(marker)?;
+        Some(line[at + marker.len()..].trim())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const REAL: &str = "dpkg-checkbuilddeps: error: Unmet build dependencies: debhelper-compat (= 13) python3 (>= 3.11) python3 (<< 3.12) python3-pip-whl python3-venv build-essential:native\n";
-
     #[test]
-    fn names_from_dpkg_output() {
-        let Check::Missing(names) = parse_check(false, REAL).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            names,
-            [
-                "debhelper-compat",
-                "python3",
-                "python3-pip-whl",
-                "python3-venv",
-                "build-essential"
-            ]
-        );
-    }
-
-    #[test]
-    fn alternatives_and_qualifiers() {
-        assert_eq!(
-            package_names("a | b (>= 1) c:any [amd64] <!nocheck> d|e f"),
-            ["a", "c", "d", "f"]
-        );
-        assert_eq!(
-            package_names("libfoo-dev (>= 1.0) [linux-any] | libbar-dev"),
-            ["libfoo-dev"]
-        );
-        assert_eq!(package_names(""), Vec::<String>::new());
+    fn unmet_relations_as_dpkg_wrote_them() {
+        // bookworm's dpkg 1.21 and trixie's dpkg 1.22.
+        let bookworm = "dpkg-checkbuilddeps: error: Unmet build dependencies: debhelper-compat (= 14) python3 (>= 9)\n";
+        let trixie = "dpkg-checkbuilddeps: error: unmet build dependencies: debhelper-compat (= 14) python3 (>= 9)\n";
+        for stderr in [bookworm, trixie] {
+            assert_eq!(
+                parse_check(false, stderr).unwrap(),
+                Check::Unmet("debhelper-compat (= 14) python3 (>= 9)".into())
+            );
+        }
     }
 
     #[test]
     fn satisfied_and_failures() {
         assert_eq!(parse_check(true, "").unwrap(), Check::Satisfied);
-        let err = parse_check(false, "dpkg-checkbuilddeps: error: Build conflicts: foo\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("conflict") && err.contains("foo"), "{err}");
+        for stderr in [
+            "dpkg-checkbuilddeps: error: Build conflicts: foo\n",
+            "dpkg-checkbuilddeps: error: build conflicts: foo\n",
+        ] {
+            let err = parse_check(false, stderr).unwrap_err().to_string();
+            assert!(err.contains("conflict") && err.contains("foo"), "{err}");
+        }
         let err = parse_check(false, "cannot read debian/control: No such file\n")
             .unwrap_err()
             .to_string();
@@ -147,5 +81,12 @@ mod tests {
             err.contains("dpkg-checkbuilddeps failed") && err.contains("debian/control"),
             "{err}"
         );
+        let err = parse_check(
+            false,
+            "dpkg-checkbuilddeps: error: Unmet build dependencies: \n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("dpkg-checkbuilddeps failed"), "{err}");
     }
 }

@@ -1,7 +1,9 @@
-//! Running dpkg-buildpackage: the complete environment (nothing from the
-//! caller), the network namespace when the kernel gives one, faketime and
-//! umask for check-reproducible's variations, the log, and a timestamp on
-//! each output line for the phase profile.
+//! Running dpkg-buildpackage and its helpers inside the target's build
+//! chroot ([`Chroot::command`]: a throwaway overlay of the cached chroot,
+//! no network, the work directory bound writable at its own path): the
+//! complete environment (nothing from the caller, set with `env -i` inside
+//! the chroot), faketime and umask for check-reproducible's variations, the
+//! log, and a timestamp on each output line for the phase profile.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -10,32 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{phases, BuildEnv};
-use crate::host_packages::is_root;
-
-/// Whether `unshare` can give the build a network namespace of its own;
-/// the arguments to prefix when it can.
-fn network_namespace() -> Option<Vec<String>> {
-    let root = is_root();
-    let args: Vec<String> = if root {
-        vec!["-n".into()]
-    } else {
-        vec!["-r".into(), "-n".into()]
-    };
-    let ok = duct::cmd("unshare", args.iter().chain([&"true".to_owned()]))
-        .stdin_null()
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|o| o.status.success());
-    ok.then(|| {
-        let mut argv = vec!["unshare".to_owned()];
-        argv.extend(args);
-        argv.push("--".to_owned());
-        argv
-    })
-}
+use super::{build_deps, changelog, phases, BuildEnv};
+use crate::chroot::{Bind, Chroot};
 
 /// The complete environment of the build: nothing from the caller.
 pub fn clean_env(home: &Path, source_date_epoch: u64, env: &BuildEnv) -> BTreeMap<String, String> {
@@ -59,20 +37,121 @@ pub fn clean_env(home: &Path, source_date_epoch: u64, env: &BuildEnv) -> BTreeMa
     vars
 }
 
-/// Runs dpkg-buildpackage in `tree`; its output goes to `log` and each line
-/// is timestamped for the phase profile.
-pub fn dpkg_buildpackage(
+/// The argv that runs `argv` inside the chroot in `tree` with exactly the
+/// environment `vars`, `work` (which holds `tree` and HOME) bound writable.
+fn in_chroot(
+    chroot: &Chroot,
+    work: &Path,
     tree: &Path,
-    home: &Path,
-    source_date_epoch: u64,
+    vars: &BTreeMap<String, String>,
+    argv: &[String],
+) -> (String, Vec<String>) {
+    let mut args: Vec<String> = vec!["-i".to_owned()];
+    args.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
+    args.extend(argv.iter().cloned());
+    chroot.command(
+        &[Bind {
+            path: work.to_path_buf(),
+            writable: true,
+        }],
+        tree,
+        "env",
+        &args,
+    )
+}
+
+/// The environment of the process that starts the chroot (not of the
+/// build, which `env -i` sets inside): a fixed PATH and locale, nothing
+/// from the caller.
+fn launcher_env() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "PATH".to_owned(),
+            "/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        ),
+        ("LC_ALL".to_owned(), "C.UTF-8".to_owned()),
+    ])
+}
+
+/// Runs a short command in the chroot: (success, stdout, stderr).
+fn capture(
+    chroot: &Chroot,
+    work: &Path,
+    tree: &Path,
+    vars: &BTreeMap<String, String>,
+    argv: &[&str],
+) -> anyhow::Result<(bool, String, String)> {
+    let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
+    let (program, args) = in_chroot(chroot, work, tree, vars, &argv);
+    let out = duct::cmd(&program, &args)
+        .full_env(launcher_env())
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .with_context(|| {
+            format!(
+                "cannot run {} in the {} chroot",
+                argv.join(" "),
+                chroot.target
+            )
+        })?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// `dpkg-checkbuilddeps` in the chroot, offline: the chroot holds every
+/// package Build-Depends names, and this checks their versions.
+pub fn check_build_deps(
+    chroot: &Chroot,
+    work: &Path,
+    tree: &Path,
+    vars: &BTreeMap<String, String>,
+) -> anyhow::Result<build_deps::Check> {
+    let (success, _, stderr) = capture(chroot, work, tree, vars, &["dpkg-checkbuilddeps"])?;
+    build_deps::parse_check(success, &stderr)
+}
+
+/// dpkg-parsechangelog's reading of the staged changelog, in the chroot,
+/// checked against ours.
+pub fn check_changelog(
+    chroot: &Chroot,
+    work: &Path,
+    tree: &Path,
+    vars: &BTreeMap<String, String>,
+    expected: &changelog::Changelog,
+) -> anyhow::Result<()> {
+    let (success, stdout, stderr) = capture(chroot, work, tree, vars, &["dpkg-parsechangelog"])?;
+    changelog::check_dpkg_reading(success, &stdout, &stderr, expected)
+}
+
+/// The `locale -a` of the chroot.
+pub fn locales(chroot: &Chroot) -> anyhow::Result<String> {
+    let (program, args) = chroot.command(&[], Path::new("/"), "locale", &["-a".to_owned()]);
+    duct::cmd(&program, &args)
+        .full_env(launcher_env())
+        .stdin_null()
+        .stderr_null()
+        .read()
+        .with_context(|| format!("cannot run locale -a in the {} chroot", chroot.target))
+}
+
+/// Runs dpkg-buildpackage in `tree` (under `work`) inside the chroot; its
+/// output goes to `log` and each line is timestamped for the phase
+/// profile.
+pub fn dpkg_buildpackage(
+    chroot: &Chroot,
+    work: &Path,
+    tree: &Path,
+    vars: &BTreeMap<String, String>,
     env: &BuildEnv,
     log: &Path,
 ) -> anyhow::Result<(bool, Vec<(String, Duration)>)> {
     let mut argv: Vec<String> = Vec::new();
-    match network_namespace() {
-        Some(prefix) => argv.extend(prefix),
-        None => eprintln!("warning: cannot create a network namespace (unshare -n); the build runs with the network reachable"),
-    }
     if let Some(spec) = &env.faketime {
         argv.extend(["faketime".to_owned(), "-f".to_owned(), spec.clone()]);
     }
@@ -86,12 +165,12 @@ pub fn dpkg_buildpackage(
         .map(str::to_owned),
     );
     argv.extend(["dpkg-buildpackage", "-us", "-uc", "-b"].map(str::to_owned));
+    let (program, args) = in_chroot(chroot, work, tree, vars, &argv);
 
     let progress = progress_spinner();
     let started = Instant::now();
-    let reader = duct::cmd(&argv[0], &argv[1..])
-        .dir(tree)
-        .full_env(clean_env(home, source_date_epoch, env))
+    let reader = duct::cmd(&program, &args)
+        .full_env(launcher_env())
         .stdin_null()
         .stderr_to_stdout()
         .unchecked()

@@ -4,6 +4,11 @@
 //! from `wheels-index/` and hashed again on the way (a file swapped after
 //! verification is caught here, not by chance later).
 //!
+//! The tree is one target's: its `debian/changelog` is the target's
+//! ([`super::changelog::for_target`]) and its requirements files are the
+//! target's (`requirements/<app>/<target>/`), staged where debian/rules
+//! reads them whatever the target.
+//!
 //! Layout (what debian/rules expects):
 //! ```text
 //! <source>-<version>/debian/...
@@ -59,17 +64,29 @@ impl BackendPin {
 pub struct Inputs<'a> {
     pub root: &'a Path,
     pub app: &'a str,
+    /// The target's name: whose requirements files are staged.
+    pub target: &'a str,
     /// Binary package names from debian/control (their build directories
     /// under debian/ are leftovers, never staged).
     pub packages: &'a [String],
+    /// The target's `debian/changelog`, staged in place of the
+    /// repository's.
+    pub changelog: &'a str,
     pub sdist: &'a crate::sdist::Sdist,
     /// The verified list: path relative to wheels-index/ → sha256.
     pub list: &'a BTreeMap<String, Sha256>,
     pub backend: &'a [BackendPin],
 }
 
-/// The path of build-requirements.txt relative to the root.
-pub fn build_requirements(app: &str) -> PathBuf {
+/// The path of a target's build-requirements.txt relative to the root.
+pub fn build_requirements(app: &str, target: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "requirements/{app}/{target}/build-requirements.txt"
+    ))
+}
+
+/// Where debian/rules reads build-requirements.txt in the staged tree.
+fn staged_build_requirements(app: &str) -> PathBuf {
     PathBuf::from(format!("requirements/{app}/build-requirements.txt"))
 }
 
@@ -83,14 +100,23 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
         inputs.packages,
     )?;
     write(
+        &dir.join("debian/changelog"),
+        inputs.changelog.as_bytes(),
+        false,
+    )?;
+    write(
         &dir.join("sdist").join(&inputs.sdist.filename),
         &inputs.sdist.bytes,
         false,
     )?;
 
-    let rel = build_requirements(inputs.app);
-    let (req_text, mut wheels) = pinned_wheels(inputs.root, inputs.app, inputs.list)?;
-    write(&dir.join(&rel), req_text.as_bytes(), false)?;
+    let (req_text, mut wheels) =
+        pinned_wheels(inputs.root, inputs.app, inputs.target, inputs.list)?;
+    write(
+        &dir.join(staged_build_requirements(inputs.app)),
+        req_text.as_bytes(),
+        false,
+    )?;
     let mut backend = String::from(
         "# The sdist's build backend, from the verified wheel list (written by build-deb).\n",
     );
@@ -124,17 +150,24 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
     Ok(wheels.len())
 }
 
-/// The text of `requirements/<app>/build-requirements.txt` and the files of
-/// the verified list it pins (path → sha256). A pinned hash that the list
-/// does not hold fails verification.
+/// The text of `requirements/<app>/<target>/build-requirements.txt` and the
+/// files of the verified list it pins (path → sha256). A pinned hash that
+/// the list does not hold fails verification.
 pub fn pinned_wheels(
     root: &Path,
     app: &str,
+    target: &str,
     list: &BTreeMap<String, Sha256>,
 ) -> anyhow::Result<(String, BTreeMap<String, Sha256>)> {
-    let rel = build_requirements(app);
+    let rel = build_requirements(app, target);
     let req_path = root.join(&rel);
-    let req_text = fs_err::read_to_string(&req_path)?;
+    let req_text = match fs_err::read_to_string(&req_path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{}: missing: target {target} has no pinned wheels yet; run `cargo xtask update-deps`",
+            rel.display()
+        ),
+        read => read?,
+    };
     let by_hash: BTreeMap<Sha256, &str> = list.iter().map(|(p, h)| (*h, p.as_str())).collect();
     let mut wheels: BTreeMap<String, Sha256> = BTreeMap::new();
     for (line, sha) in
