@@ -51,6 +51,7 @@ pub use dpkg::clean_env;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -62,7 +63,8 @@ use pinwheel_trust::hash::Sha256;
 /// Options of `cargo xtask build-deb`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Application name from packaging/pinwheel.toml (default: the only one).
+    /// Build only this application's binary package (default: every
+    /// application of packaging/pinwheel.toml, one source package).
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
     /// Build for this target of packaging/pinwheel.toml (repeatable; default:
@@ -124,49 +126,76 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The built `.deb`.
+    /// The first built `.deb` (in file name order).
     pub fn deb(&self) -> Option<&Path> {
+        self.debs().next()
+    }
+
+    /// Every built `.deb`, one per binary package.
+    pub fn debs(&self) -> impl Iterator<Item = &Path> {
         self.artifacts
             .iter()
             .map(|a| a.path.as_path())
-            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            .filter(|p| p.extension().is_some_and(|e| e == "deb"))
     }
 }
 
 /// Runs `cargo xtask build-deb`.
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let config = Config::load(root)?;
-    let app = crate::sdist::app_name(&config, options.app.as_deref())?;
-    let targets = targets(&config, &app, &options.targets)?;
+    let apps = apps(&config, options.app.as_deref())?;
+    let targets = targets_of_apps(&config, &apps, &options.targets)?;
     let out = options
         .out
         .clone()
         .unwrap_or_else(|| root.join("target/debian"));
     let outcomes = build(
         &config,
-        &app,
+        &apps,
         &targets,
         &out,
         &BuildEnv::standard(),
         options.refresh_chroot,
     )?;
     for outcome in &outcomes {
-        if let Some(deb) = outcome.deb() {
+        for deb in outcome.debs() {
             println!("{}: {}", outcome.target, deb.display());
         }
     }
     Ok(())
 }
 
-/// The targets to build `app` for: the `--target` names (each must be a
-/// configured target the application ships to), else every target it
-/// ships to.
-pub fn targets<'a>(
+/// The applications to build: `--app NAME`, else every configured one.
+pub fn apps(config: &Config, app: Option<&str>) -> anyhow::Result<Vec<String>> {
+    match app {
+        Some(name) => {
+            config.app(name)?;
+            Ok(vec![name.to_owned()])
+        }
+        None if config.apps.is_empty() => bail!(
+            "{}: no application is configured; add one with `cargo xtask add-app`",
+            config.path.display()
+        ),
+        None => Ok(config.apps.keys().cloned().collect()),
+    }
+}
+
+/// The targets to build `apps` for: the `--target` names (each must be a
+/// target one of them ships to), else every target any of them ships to.
+pub fn targets_of_apps<'a>(
     config: &'a Config,
-    app: &str,
+    apps: &[String],
     names: &[String],
 ) -> anyhow::Result<Vec<&'a Target>> {
-    let ships_to = config.targets_of(config.app(app)?);
+    let mut ships_to: Vec<&Target> = Vec::new();
+    for app in apps {
+        for target in config.targets_of(config.app(app)?) {
+            if !ships_to.iter().any(|t| t.name == target.name) {
+                ships_to.push(target);
+            }
+        }
+    }
+    ships_to.sort_by(|a, b| a.name.cmp(&b.name));
     if names.is_empty() {
         return Ok(ships_to);
     }
@@ -174,8 +203,9 @@ pub fn targets<'a>(
     for target in &selected {
         if !ships_to.iter().any(|t| t.name == target.name) {
             bail!(
-                "{}: application {app} does not ship to target {:?} (its targets: {})",
+                "{}: {} does not ship to target {:?} (its targets: {})",
                 config.path.display(),
+                apps.join(", "),
                 target.name,
                 ships_to
                     .iter()
@@ -186,6 +216,28 @@ pub fn targets<'a>(
         }
     }
     Ok(selected)
+}
+
+/// The targets to build `app` for (see [`targets_of_apps`]).
+pub fn targets<'a>(
+    config: &'a Config,
+    app: &str,
+    names: &[String],
+) -> anyhow::Result<Vec<&'a Target>> {
+    targets_of_apps(config, &[app.to_owned()], names)
+}
+
+/// The applications of `apps` that ship to `target`, in name order.
+fn apps_for<'a>(config: &Config, apps: &'a [String], target: &Target) -> Vec<&'a str> {
+    apps.iter()
+        .filter(|app| {
+            config
+                .app(app)
+                .map(|a| config.targets_of(a).iter().any(|t| t.name == target.name))
+                .unwrap_or(false)
+        })
+        .map(String::as_str)
+        .collect()
 }
 
 /// Prints the artifacts with their sha256 (stdout), then the time profile
@@ -251,16 +303,17 @@ impl Laps {
 /// builds.
 struct Shared {
     changelog: changelog::Changelog,
-    sdist: crate::sdist::Sdist,
+    /// Each application's sdist, by application.
+    sdists: BTreeMap<String, crate::sdist::Sdist>,
     list: BTreeMap<String, Sha256>,
 }
 
-/// Builds the package of `app` from the tree at `config.root` for each of
-/// `targets`, into `out/<target>/`, printing each target's artifacts as it
-/// finishes.
+/// Builds the binary packages of `apps` from the tree at `config.root` for
+/// each of `targets` (each application only for the targets it ships to),
+/// into `out/<target>/`, printing each target's artifacts as it finishes.
 pub fn build(
     config: &Config,
-    app: &str,
+    apps: &[String],
     targets: &[&Target],
     out: &Path,
     env: &BuildEnv,
@@ -278,42 +331,33 @@ pub fn build(
         })?;
     }
     let root = &config.root;
-    let control = fs_err::read_to_string(root.join("debian/control"))?;
-    let source = changelog::field(&control, "Source")
-        .context("debian/control: no Source field")?
-        .to_owned();
-    let packages = changelog::binary_packages(&control);
-    if !packages.iter().any(|p| p == app) {
-        bail!("debian/control: no binary package named {app:?} (it builds {}); debian/ packages one application", packages.join(", "));
-    }
+    // debian/control and the configuration agree (exit 1 when not).
+    let control = crate::debian::check(config)?;
 
-    let list = first_verification(config, app, targets)?;
+    let list = first_verification(config, apps, targets)?;
     laps.lap("verify");
 
     let changelog = changelog::parse(&fs_err::read_to_string(root.join("debian/changelog"))?)?;
-    if changelog.source != source {
+    if changelog.source != control.source {
         bail!(
-            "debian/changelog: package {:?} differs from debian/control's Source {source:?}",
-            changelog.source
+            "debian/changelog: package {:?} differs from debian/control's Source {:?}",
+            changelog.source,
+            control.source
         );
     }
-
-    let sdist = crate::sdist::build(config, app)?;
-    let upstream = changelog::upstream_version(&changelog.version);
-    let wanted = changelog::debian_upstream_of(&sdist.version);
-    if upstream != wanted {
-        bail!(
-            "debian/changelog: version {} does not match {}'s version {}; add a changelog entry (`dch -v {wanted}`)",
-            changelog.version,
-            config.app(app)?.pyproject.display(),
-            sdist.version,
-        );
+    let mut sdists = BTreeMap::new();
+    for app in apps {
+        let sdist = crate::sdist::build(config, app)?;
+        if config.app(app)?.check_version {
+            check_version(config, app, &changelog, &sdist.version)?;
+        }
+        sdists.insert(app.clone(), sdist);
     }
-    laps.lap("changelog + sdist");
+    laps.lap("changelog + sdists");
 
     let shared = Shared {
         changelog,
-        sdist,
+        sdists,
         list,
     };
     let mut outcomes = Vec::new();
@@ -323,9 +367,10 @@ pub fn build(
         } else {
             Laps::new()
         };
+        let for_target = apps_for(config, apps, target);
         let outcome = build_target(
             config,
-            app,
+            &for_target,
             target,
             &shared,
             &out.join(&target.name),
@@ -340,12 +385,39 @@ pub fn build(
     Ok(outcomes)
 }
 
+/// The changelog's upstream version must denote the application's PEP 440
+/// version (`1.7.0rc1` ↔ `1.7.0~rc1`, [`pinwheel_pypa::debian_version`]);
+/// the refusal names the `dch` command that fixes it.
+fn check_version(
+    config: &Config,
+    app: &str,
+    changelog: &changelog::Changelog,
+    version: &str,
+) -> anyhow::Result<()> {
+    use pinwheel_pypa::debian_version;
+    let pyproject = config.app(app)?.pyproject.display().to_string();
+    let parsed = pep440_rs::Version::from_str(version)
+        .map_err(|err| anyhow::anyhow!("{pyproject}: version {version:?}: {err}"))?;
+    let upstream = changelog::upstream_version(&changelog.version);
+    if debian_version::matches(upstream, &parsed) {
+        return Ok(());
+    }
+    let fix = debian_version::dch_suggestion(&parsed)
+        .map(|dch| format!("add a changelog entry: `{dch}`"))
+        .unwrap_or_else(|err| err.to_string());
+    Err(pinwheel_trust::failure::refused(format!(
+        "debian/changelog: version {} does not match {app}'s version {version} ({pyproject}); {fix}, \
+         or set apps.{app}.check-version = false if the source package alone versions it",
+        changelog.version
+    )))
+}
+
 /// One target: chroot, staged tree, checks in the chroot,
 /// dpkg-buildpackage, artifacts.
 #[allow(clippy::too_many_arguments)]
 fn build_target(
     config: &Config,
-    app: &str,
+    apps: &[&str],
     target: &Target,
     shared: &Shared,
     out: &Path,
@@ -365,10 +437,11 @@ fn build_target(
         .with_context(|| format!("{}: cannot create a build directory", work_parent.display()))?;
     let tree = stage_tree(
         config,
-        app,
+        apps,
         target,
-        &shared.sdist,
+        &shared.sdists,
         &shared.list,
+        &changelog::upstream_version(&shared.changelog.version).to_owned(),
         work.path(),
     )?;
     laps.lap("staging");
@@ -483,43 +556,59 @@ fn collect(work: &Path, out: &Path) -> anyhow::Result<Vec<Artifact>> {
     Ok(artifacts)
 }
 
-/// Stages the clean source tree for `app` and `target` under `work` from
-/// its built `sdist` ([`crate::sdist::build`]) and the verified `list`,
-/// and returns its path (`work/<source>-<version>`). It does not verify
+/// Stages the clean source tree of `apps` for `target` under `work` from
+/// their built sdists ([`crate::sdist::build`]) and the verified `list`,
+/// and returns its path (`work/<source>-<upstream>`). It does not verify
 /// anything itself: [`build`] calls it after the first verification (tests
 /// call it directly to prove that pip's check stands on its own).
 pub fn stage_tree(
     config: &Config,
-    app: &str,
+    apps: &[&str],
     target: &Target,
-    sdist: &crate::sdist::Sdist,
+    sdists: &BTreeMap<String, crate::sdist::Sdist>,
     list: &BTreeMap<String, Sha256>,
+    upstream: &str,
     work: &Path,
 ) -> anyhow::Result<PathBuf> {
-    let control = fs_err::read_to_string(config.root.join("debian/control"))?;
-    let source = changelog::field(&control, "Source").context("debian/control: no Source field")?;
-    let packages = changelog::binary_packages(&control);
+    let control_text = fs_err::read_to_string(config.root.join("debian/control"))?;
+    let control = crate::debian::Control::parse(&control_text, crate::debian::CONTROL)?;
+    let packages: Vec<String> = control.binaries.iter().map(|b| b.package.clone()).collect();
     let changelog = changelog::for_target(
         &fs_err::read_to_string(config.root.join("debian/changelog"))?,
         &target.deb_version_suffix(),
         &target.suite,
     )?;
-    let tree = work.join(format!("{source}-{}", sdist.version));
-    let backend = backend::backend_pins(config, app, target, list)?;
+    let tree = work.join(format!("{}-{upstream}", control.source));
+    let mut staged_apps = Vec::new();
+    for app in apps {
+        let app_config = config.app(app)?;
+        staged_apps.push(stage::StagedApp {
+            name: (*app).to_owned(),
+            dir: app_config.dir.clone(),
+            sdist: sdists
+                .get(*app)
+                .with_context(|| format!("no sdist of {app}"))?,
+            backend: backend::backend_pins(config, app, target, list)?,
+            system_site_packages: app_config.system_site_packages,
+        });
+    }
     let staged = stage::stage(
         &tree,
         &stage::Inputs {
             root: &config.root,
-            app,
+            apps: &staged_apps,
             target: &target.name,
             packages: &packages,
+            control: &stage::control_for(&control_text, apps),
             changelog: &changelog,
-            sdist,
             list,
-            backend: &backend,
         },
     )?;
-    eprintln!("staged {} with {staged} wheels", tree.display());
+    eprintln!(
+        "staged {} ({}) with {staged} wheels",
+        tree.display(),
+        apps.join(", ")
+    );
     Ok(tree)
 }
 
@@ -551,7 +640,7 @@ pub fn check_writable(out: &Path) -> anyhow::Result<()> {
 /// wheels-index/ → sha256).
 fn first_verification(
     config: &Config,
-    app: &str,
+    apps: &[String],
     targets: &[&Target],
 ) -> anyhow::Result<BTreeMap<String, Sha256>> {
     let index = config.root.join(crate::verify::DEFAULT_INDEX);
@@ -563,18 +652,28 @@ fn first_verification(
         )));
     }
     let verified = crate::verify::verify_index(config, &crate::verify::Options::default())?;
-    crate::update_deps::run(
-        &config.root,
-        &crate::update_deps::Options {
-            app: Some(app.to_owned()),
-            targets: targets.iter().map(|t| t.name.clone()).collect(),
-            check: true,
-            ..Default::default()
-        },
-    )?;
-    for target in targets {
-        stage::pinned_wheels(&config.root, app, &target.name, &verified.list.entries)
-            .with_context(|| format!("target {}", target.name))?;
+    for app in apps {
+        let app_targets: Vec<&Target> = targets
+            .iter()
+            .filter(|t| apps_for(config, std::slice::from_ref(app), t).len() == 1)
+            .copied()
+            .collect();
+        if app_targets.is_empty() {
+            continue;
+        }
+        crate::update_deps::run(
+            &config.root,
+            &crate::update_deps::Options {
+                app: Some(app.clone()),
+                targets: app_targets.iter().map(|t| t.name.clone()).collect(),
+                check: true,
+                ..Default::default()
+            },
+        )?;
+        for target in app_targets {
+            stage::pinned_wheels(&config.root, app, &target.name, &verified.list.entries)
+                .with_context(|| format!("target {}", target.name))?;
+        }
     }
     Ok(verified.list.entries)
 }

@@ -35,7 +35,7 @@ use crate::config::Config;
 /// Options of `cargo xtask check-reproducible`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// Application name from packaging/pinwheel.toml (default: the only one).
+    /// Only this application's binary package (default: every application).
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
     /// Check this target of packaging/pinwheel.toml (repeatable; default:
@@ -92,8 +92,8 @@ fn describe(env: &BuildEnv) -> String {
 /// Runs `cargo xtask check-reproducible`.
 pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let config = Config::load(root)?;
-    let app = crate::sdist::app_name(&config, options.app.as_deref())?;
-    let targets = build_deb::targets(&config, &app, &options.targets)?;
+    let apps = build_deb::apps(&config, options.app.as_deref())?;
+    let targets = build_deb::targets_of_apps(&config, &apps, &options.targets)?;
     // The copies carry no .git, so verify here first, where the rollback
     // check can compare with git HEAD's list.
     crate::verify::verify_index(&config, &crate::verify::Options::default())?;
@@ -105,7 +105,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
     let mut differ: Vec<&str> = Vec::new();
     for target in &targets {
         let name = target.name.as_str();
-        let (a, b) = check_target(&config, &app, name, &work.join(name))
+        let (a, b) = check_target(&config, &apps, name, &work.join(name))
             .with_context(|| format!("target {name}"))?;
         let report = compare(&a, &b)?;
         println!("target {name}:");
@@ -140,7 +140,7 @@ pub fn run(root: &Path, options: &Options) -> anyhow::Result<()> {
 /// the two environments; returns the two output directories.
 fn check_target(
     config: &Config,
-    app: &str,
+    apps: &[String],
     target: &str,
     work: &Path,
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
@@ -163,7 +163,7 @@ fn check_target(
         let tree_config = Config::load(tree)?;
         let outcomes = build_deb::build(
             &tree_config,
-            app,
+            apps,
             &[tree_config.target(target)?],
             &outs[i],
             env,

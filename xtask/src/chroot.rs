@@ -77,10 +77,24 @@ pub enum Flavor {
     /// build-essential, debhelper, dpkg-dev, fakeroot, faketime, plus
     /// `extra` (e.g. the Build-Depends names of debian/control).
     Build { extra: BTreeSet<String> },
-    /// A minimal system (mmdebstrap --variant=apt) plus python3 only: where
-    /// a built .deb is installed with apt and run, to prove its Depends
-    /// suffice.
-    Runtime,
+    /// A minimal system (mmdebstrap --variant=apt) plus python3 and
+    /// `extra` (the Debian packages the applications' configuration says
+    /// they depend on, such as python3-apt): where a built .deb is
+    /// installed with apt, offline, and run, to prove its Depends suffice.
+    Runtime { extra: BTreeSet<String> },
+}
+
+/// The runtime flavor for `config`: python3 and every package the
+/// applications' `depends` name (what their binary packages need besides
+/// Python), so an offline `apt-get install` of each .deb can succeed.
+pub fn runtime_flavor(config: &crate::config::Config) -> Flavor {
+    Flavor::Runtime {
+        extra: config
+            .apps
+            .values()
+            .flat_map(|app| app.depends.iter().cloned())
+            .collect(),
+    }
 }
 
 /// A prepared chroot of one target, verified, held (an exclusive lock: two

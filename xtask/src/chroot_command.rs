@@ -40,7 +40,7 @@ impl Args {
             bail!("running a command inside needs exactly one target: pass --target NAME");
         }
         let flavor = if self.runtime {
-            Flavor::Runtime
+            chroot::runtime_flavor(&config)
         } else {
             Flavor::Build {
                 extra: control_build_depends(root)?,

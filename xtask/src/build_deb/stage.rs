@@ -1,20 +1,25 @@
 //! The clean source tree dpkg-buildpackage runs in: `debian/` (without the
-//! leftovers of an earlier in-place build), the application's sdist, its
-//! hash-pinned requirements files and exactly the wheels they pin, copied
-//! from `wheels-index/` and hashed again on the way (a file swapped after
-//! verification is caught here, not by chance later).
+//! leftovers of an earlier in-place build, its control file holding only
+//! the binary packages being built), and for each application its sdist,
+//! its hash-pinned requirements files, its directory (the files git
+//! tracks: desktop entries, configuration, units that
+//! `debian/<package>.install` names) and exactly the wheels they pin,
+//! copied from `wheels-index/` and hashed again on the way (a file swapped
+//! after verification is caught here, not by chance later).
 //!
 //! The tree is one target's: its `debian/changelog` is the target's
 //! ([`super::changelog::for_target`]) and its requirements files are the
-//! target's (`requirements/<app>/<target>/`), staged where debian/rules
-//! reads them whatever the target.
+//! target's (`requirements/<app>/<target>/`), staged where
+//! `debian/pinwheel-venv` reads them whatever the target.
 //!
-//! Layout (what debian/rules expects):
+//! Layout (what debian/pinwheel-venv expects):
 //! ```text
 //! <source>-<version>/debian/...
-//! <source>-<version>/sdist/<name>-<version>.tar.gz
+//! <source>-<version>/pinwheel-apps.json                 per package: venv path, options
+//! <source>-<version>/sdist/<app>/<name>-<version>.tar.gz
 //! <source>-<version>/requirements/<app>/build-requirements.txt
 //! <source>-<version>/requirements/<app>/backend-requirements.txt
+//! <source>-<version>/<app's dir>/...                    the files git tracks
 //! <source>-<version>/wheels-index/files/<wheel>.whl
 //! ```
 
@@ -60,22 +65,65 @@ impl BackendPin {
     }
 }
 
+/// One application of the staged tree.
+pub struct StagedApp<'a> {
+    /// Its name: its binary package.
+    pub name: String,
+    /// Its directory, relative to the repository root.
+    pub dir: PathBuf,
+    pub sdist: &'a crate::sdist::Sdist,
+    pub backend: Vec<BackendPin>,
+    pub system_site_packages: bool,
+}
+
 /// Everything that goes into the staged tree.
 pub struct Inputs<'a> {
     pub root: &'a Path,
-    pub app: &'a str,
+    /// The applications built, each one binary package.
+    pub apps: &'a [StagedApp<'a>],
     /// The target's name: whose requirements files are staged.
     pub target: &'a str,
     /// Binary package names from debian/control (their build directories
     /// under debian/ are leftovers, never staged).
     pub packages: &'a [String],
+    /// debian/control holding only the packages built ([`control_for`]).
+    pub control: &'a str,
     /// The target's `debian/changelog`, staged in place of the
     /// repository's.
     pub changelog: &'a str,
-    pub sdist: &'a crate::sdist::Sdist,
     /// The verified list: path relative to wheels-index/ → sha256.
     pub list: &'a BTreeMap<String, Sha256>,
-    pub backend: &'a [BackendPin],
+}
+
+/// debian/control with the source stanza and only the binary stanzas of
+/// `apps` (so dpkg-buildpackage builds exactly those), stanzas kept
+/// byte for byte.
+pub fn control_for(control: &str, apps: &[&str]) -> String {
+    let mut out = String::new();
+    let mut first = true;
+    for stanza in control.split("\n\n") {
+        let trimmed = stanza.trim_matches('\n');
+        if trimmed.is_empty() {
+            continue;
+        }
+        let package = trimmed.lines().find_map(|line| {
+            line.strip_prefix("Package:")
+                .map(|rest| rest.trim().to_owned())
+        });
+        let keep = match &package {
+            None => first,
+            Some(name) => apps.contains(&name.as_str()),
+        };
+        first = false;
+        if keep {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(trimmed);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// The path of a target's build-requirements.txt relative to the root.
@@ -100,36 +148,57 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
         inputs.packages,
     )?;
     write(
+        &dir.join("debian/control"),
+        inputs.control.as_bytes(),
+        false,
+    )?;
+    write(
         &dir.join("debian/changelog"),
         inputs.changelog.as_bytes(),
         false,
     )?;
-    write(
-        &dir.join("sdist").join(&inputs.sdist.filename),
-        &inputs.sdist.bytes,
-        false,
-    )?;
-
-    let (req_text, mut wheels) =
-        pinned_wheels(inputs.root, inputs.app, inputs.target, inputs.list)?;
-    write(
-        &dir.join(staged_build_requirements(inputs.app)),
-        req_text.as_bytes(),
-        false,
-    )?;
-    let mut backend = String::from(
-        "# The sdist's build backend, from the verified wheel list (written by build-deb).\n",
-    );
-    for pin in inputs.backend {
-        requirements_txt::write_pin_on_one_line(&mut backend, &pin.requirement()?);
-        wheels.insert(pin.file.path.clone(), pin.file.sha256);
+    let mut wheels: BTreeMap<String, Sha256> = BTreeMap::new();
+    let mut table = serde_json::Map::new();
+    for app in inputs.apps {
+        let name = &app.name;
+        write(
+            &dir.join("sdist").join(name).join(&app.sdist.filename),
+            &app.sdist.bytes,
+            false,
+        )?;
+        let (req_text, pinned) = pinned_wheels(inputs.root, name, inputs.target, inputs.list)?;
+        wheels.extend(pinned);
+        write(
+            &dir.join(staged_build_requirements(name)),
+            req_text.as_bytes(),
+            false,
+        )?;
+        let mut backend = String::from(
+            "# The sdist's build backend, from the verified wheel list (written by build-deb).\n",
+        );
+        for pin in &app.backend {
+            requirements_txt::write_pin_on_one_line(&mut backend, &pin.requirement()?);
+            wheels.insert(pin.file.path.clone(), pin.file.sha256);
+        }
+        write(
+            &dir.join(format!("requirements/{name}/backend-requirements.txt")),
+            backend.as_bytes(),
+            false,
+        )?;
+        copy_app_dir(inputs.root, &app.dir, dir)?;
+        check_install_file(inputs.root, name, dir)?;
+        table.insert(
+            name.clone(),
+            serde_json::json!({
+                "venv": format!("/opt/venvs/{name}"),
+                "system-site-packages": app.system_site_packages,
+            }),
+        );
     }
+    let apps_json = serde_json::to_string_pretty(&serde_json::json!({ "apps": table }))?;
     write(
-        &dir.join(format!(
-            "requirements/{}/backend-requirements.txt",
-            inputs.app
-        )),
-        backend.as_bytes(),
+        &dir.join("pinwheel-apps.json"),
+        format!("{apps_json}\n").as_bytes(),
         false,
     )?;
 
@@ -148,6 +217,169 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
         )?;
     }
     Ok(wheels.len())
+}
+
+/// The files of the application directory `rel` that git tracks, relative
+/// to `root`, sorted. Outside a git checkout (a copy of the tree), every
+/// regular file under it except hidden ones and Python/build leftovers
+/// (`__pycache__`, `*.pyc`, `build/`, `dist/`, `*.egg-info`).
+pub fn app_files(root: &Path, rel: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let listed = duct::cmd!("git", "-C", root, "ls-files", "-z", "--", rel)
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run();
+    if let Ok(out) = &listed {
+        if out.status.success() {
+            let mut files: Vec<PathBuf> = out
+                .stdout
+                .split(|b| *b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+                .collect();
+            files.sort();
+            return Ok(files);
+        }
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![rel.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs_err::read_dir(root.join(&dir))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let leftover = name.starts_with('.')
+                || name == "__pycache__"
+                || name.ends_with(".pyc")
+                || name == "build"
+                || name == "dist"
+                || name.ends_with(".egg-info");
+            if leftover {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(dir.join(&name));
+            } else if kind.is_file() {
+                files.push(dir.join(&name));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Copies the application's directory (its tracked files) into the tree
+/// at the same relative path.
+fn copy_app_dir(root: &Path, rel: &Path, tree: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for file in app_files(root, rel)? {
+        let src = root.join(&file);
+        let meta = fs_err::symlink_metadata(&src)?;
+        if !meta.is_file() {
+            bail!(
+                "{}: not a regular file; an application directory holds files only",
+                file.display()
+            );
+        }
+        let executable = meta.permissions().mode() & 0o111 != 0;
+        write(&tree.join(&file), &fs_err::read(&src)?, executable)?;
+    }
+    Ok(())
+}
+
+/// Each source of `debian/<package>.install` (the first word of each line;
+/// `*`, `?` and `[…]` globs as dh_install reads them) must name a file of
+/// the staged tree: a missing file stops here, naming the line, not in
+/// dh_install's log.
+fn check_install_file(root: &Path, package: &str, tree: &Path) -> anyhow::Result<()> {
+    let rel = format!("debian/{package}.install");
+    let text = match fs_err::read_to_string(root.join(&rel)) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let source = line.split_whitespace().next().unwrap_or_default();
+        if !glob_matches_any(tree, source)? {
+            return Err(pinwheel_trust::failure::refused(format!(
+                "{rel}:{}: {source} is not a file of the staged tree (the application's directory holds the files git tracks)",
+                number + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `pattern` (relative to `tree`; `*` and `?` within one path
+/// component, `[…]` classes) names at least one existing path.
+fn glob_matches_any(tree: &Path, pattern: &str) -> anyhow::Result<bool> {
+    let mut current = vec![tree.to_path_buf()];
+    for part in pattern.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let mut next = Vec::new();
+        for dir in &current {
+            if !part.contains(['*', '?', '[']) {
+                let path = dir.join(part);
+                if fs_err::symlink_metadata(&path).is_ok() {
+                    next.push(path);
+                }
+                continue;
+            }
+            let Ok(entries) = fs_err::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry?;
+                if wildcard(part.as_bytes(), entry.file_name().as_encoded_bytes()) {
+                    next.push(entry.path());
+                }
+            }
+        }
+        current = next;
+        if current.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(!current.is_empty())
+}
+
+/// Shell-style matching of one path component: `*`, `?`, `[abc]`, `[a-z]`,
+/// `[!x]`.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| wildcard(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && wildcard(rest, &name[1..]),
+        Some((b'[', rest)) => {
+            let Some(end) = rest.iter().skip(1).position(|b| *b == b']').map(|i| i + 1) else {
+                return name.first() == Some(&b'[') && wildcard(rest, &name[1..]);
+            };
+            let Some((&c, tail)) = name.split_first() else {
+                return false;
+            };
+            let (negate, class) = match rest[..end].split_first() {
+                Some((b'!', class)) => (true, class),
+                _ => (false, &rest[..end]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == b'-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && wildcard(&rest[end + 1..], tail)
+        }
+        Some((&p, rest)) => name.first() == Some(&p) && wildcard(rest, &name[1..]),
+    }
 }
 
 /// The text of `requirements/<app>/<target>/build-requirements.txt` and the
@@ -296,6 +528,54 @@ fn copy_checked(from: &Path, to: &Path, expected: &Sha256) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_wildcards() {
+        for (pattern, name, want) in [
+            ("*.desktop", "x.desktop", true),
+            ("*.desktop", "x.desktops", false),
+            ("greet?.conf", "greet1.conf", true),
+            ("[a-c]x", "bx", true),
+            ("[!a-c]x", "bx", false),
+            ("plain", "plain", true),
+            ("plain", "plainer", false),
+        ] {
+            assert_eq!(
+                wildcard(pattern.as_bytes(), name.as_bytes()),
+                want,
+                "{pattern} {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn control_for_keeps_source_and_named_packages() {
+        let control = "Source: s\nBuild-Depends: x\n\nPackage: a\nDescription: a\n more\n\nPackage: b\nDescription: b\n";
+        assert_eq!(
+            control_for(control, &["b"]),
+            "Source: s\nBuild-Depends: x\n\nPackage: b\nDescription: b\n"
+        );
+        assert_eq!(control_for(control, &["a", "b"]), control);
+    }
+
+    #[test]
+    fn adversarial_install_file_naming_a_missing_file() {
+        let root = tempfile::tempdir().unwrap();
+        let tree = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(root.path().join("debian")).unwrap();
+        fs_err::create_dir_all(tree.path().join("packaging/app/etc")).unwrap();
+        fs_err::write(tree.path().join("packaging/app/etc/a.conf"), "").unwrap();
+        let install = root.path().join("debian/app.install");
+        fs_err::write(&install, "# comment\npackaging/app/etc/*.conf etc/app/\n").unwrap();
+        check_install_file(root.path(), "app", tree.path()).unwrap();
+        fs_err::write(&install, "packaging/app/etc/*.conf etc/app/\npackaging/app/app.desktop usr/share/applications/\n").unwrap();
+        let err = check_install_file(root.path(), "app", tree.path()).unwrap_err();
+        assert_eq!(pinwheel_trust::failure::exit_code(&err), 1);
+        assert_eq!(
+            err.to_string(),
+            "debian/app.install:2: packaging/app/app.desktop is not a file of the staged tree (the application's directory holds the files git tracks)"
+        );
+    }
 
     #[test]
     fn hashes_from_requirements() {

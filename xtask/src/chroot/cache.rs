@@ -76,7 +76,7 @@ impl Spec {
     pub fn new(suite: &str, architecture: &str, flavor: &Flavor) -> Spec {
         let (name, base, extra): (&'static str, &[&str], Option<&BTreeSet<String>>) = match flavor {
             Flavor::Build { extra } => ("build", &BUILD_PACKAGES, Some(extra)),
-            Flavor::Runtime => ("runtime", &RUNTIME_PACKAGES, None),
+            Flavor::Runtime { extra } => ("runtime", &RUNTIME_PACKAGES, Some(extra)),
         };
         let include: BTreeSet<String> = base
             .iter()
@@ -418,7 +418,13 @@ mod tests {
             .name(),
             name
         );
-        let runtime = Spec::new("bookworm", "amd64", &Flavor::Runtime);
+        let runtime = Spec::new(
+            "bookworm",
+            "amd64",
+            &Flavor::Runtime {
+                extra: Default::default(),
+            },
+        );
         assert!(runtime.name().starts_with("bookworm-amd64-runtime-"));
         assert_eq!(runtime.include, ["python3"]);
         assert!(spec.key_text().contains(&format!("format {FORMAT}\n")));
@@ -503,7 +509,13 @@ mod tests {
     fn replaced_chroots_are_removed_unless_in_use() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = tmp.path();
-        let spec = Spec::new("bookworm", "amd64", &Flavor::Runtime);
+        let spec = Spec::new(
+            "bookworm",
+            "amd64",
+            &Flavor::Runtime {
+                extra: Default::default(),
+            },
+        );
         let name = spec.name();
         let old = "bookworm-amd64-runtime-000000000000";
         let busy = "bookworm-amd64-runtime-111111111111";

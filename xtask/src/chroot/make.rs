@@ -320,7 +320,13 @@ mod tests {
             argv[argv.len() - 3..],
             ["trixie", "/c/.tmp-x/root", "http://deb.debian.org/debian"]
         );
-        let runtime = Spec::new("trixie", "amd64", &super::super::Flavor::Runtime);
+        let runtime = Spec::new(
+            "trixie",
+            "amd64",
+            &super::super::Flavor::Runtime {
+                extra: Default::default(),
+            },
+        );
         let argv = command(Mode::Rootless, &runtime, Path::new("/d"), "http://m/debian");
         assert_eq!(argv[1], "--mode=unshare");
         assert_eq!(argv[4], "--include=python3");

@@ -423,7 +423,9 @@ fn the_runtime_chroot_is_a_minimal_system_with_python() {
     let chroot = prepare_in(
         &shared_cache(),
         config().target("bookworm").unwrap(),
-        &Flavor::Runtime,
+        &Flavor::Runtime {
+            extra: Default::default(),
+        },
         false,
     )
     .unwrap();

@@ -423,8 +423,15 @@ fn check_contents(root: &Path, target: &xtask::config::Target, version: &str, de
 /// bytecode compiled by postinst, and `apt-get purge` removes
 /// /opt/venvs/pinwheel-demo.
 fn install_run_purge(target: &xtask::config::Target, deb_path: &Path) {
-    let runtime =
-        chroot::prepare_in(&chroot_cache(), target, &chroot::Flavor::Runtime, false).unwrap();
+    let runtime = chroot::prepare_in(
+        &chroot_cache(),
+        target,
+        &chroot::Flavor::Runtime {
+            extra: Default::default(),
+        },
+        false,
+    )
+    .unwrap();
     // What selftest needs that the chroot does not give (the runtime
     // chroot has neither `ip` nor `mount`, so python3 does it):
     // - its network namespace has only a loopback device, down; selftest
