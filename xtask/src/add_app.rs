@@ -359,13 +359,39 @@ fn stanza(name: &str, project: &Project, depends: &[String]) -> String {
         "${shlibs:Depends}".to_owned(),
     ];
     deps.extend(depends.iter().cloned());
+    let long = wrap(
+        &format!(
+            "{name} and its hash-pinned Python dependencies live in a virtual \
+             environment under /opt/venvs/{name}; every dependency was installed \
+             from a wheel whose SHA-256 digest is pinned in a maintainer-signed list."
+        ),
+        78,
+    );
     format!(
-        "\nPackage: {name}\nArchitecture: any\nDepends: {},\nDescription: {synopsis}\n \
-         {name} and its hash-pinned Python dependencies live in a virtual\n \
-         environment under /opt/venvs/{name}; every dependency was installed from\n \
-         a wheel whose SHA-256 digest is pinned in a maintainer-signed list.\n",
+        "Package: {name}\nArchitecture: any\nDepends: {},\nDescription: {synopsis}\n{long}",
         deps.join(",\n         ")
     )
+}
+
+/// `text` as a control file's extended description: lines of at most
+/// `width` characters, each indented by one space.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push_str(&format!(" {line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!(" {line}\n"));
+    }
+    out
 }
 
 fn manual_page(script: &str, name: &str, project: &Project) -> String {
@@ -490,7 +516,8 @@ mod tests {
             scripts: vec!["x".into()],
         };
         let text = stanza("x-app", &project, &["python3-apt".into()]);
-        let control = Control::parse(&format!("Source: s\n{text}"), "c").unwrap();
+        let control = Control::parse(&format!("Source: s\n\n{text}"), "c").unwrap();
+        assert!(text.lines().all(|l| l.len() <= 80), "{text}");
         let binary = control.binary("x-app").unwrap();
         assert_eq!(binary.depends, ["python3-apt"]);
         assert!(text.contains("Depends: ${pinwheel:Depends},\n         ${misc:Depends}"));
