@@ -95,7 +95,8 @@ impl Args {
         }
         println!(
             "review: the stanza in {CONTROL} (Description, Depends), the manual page(s), and the \
-             lintian overrides' reasons; put files outside Python (desktop entries, configuration, \
+             lintian overrides' reasons (remove any that lintian calls unused or mismatched: they \
+             depend on what the dependencies ship); put files outside Python (desktop entries, configuration, \
              units) in {dir}/ and name them in debian/{name}.install",
             dir = dir.display(),
             name = self.name
