@@ -125,6 +125,10 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
         Mode::Check => None,
     };
     let config = Config::load(root)?;
+    if mode == Mode::Check && root.join(crate::debian::CONTROL).exists() {
+        // debian/control and the configuration agree on the applications.
+        crate::debian::check(&config)?;
+    }
     let work = selected(&config, options)?;
     // 1. The sdist pins of each application for each of its targets.
     let mut planned = Vec::new();

@@ -5,6 +5,7 @@
 // A test binary: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod add_app;
 mod adversarial_record;
 mod chroot;
 mod fetch;

@@ -216,19 +216,21 @@ fn package_for_target(name: &str) {
     let version = format!("0.1.0{}", target.deb_version_suffix());
     let dir = out.join(name);
     let debs = files_with(&dir, ".deb");
+    // One source package, one binary package per configured application.
     assert_eq!(
         debs.iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect::<Vec<_>>(),
-        [format!(
-            "pinwheel-demo_{version}_{}.deb",
-            target.architecture
-        )],
+        [
+            format!("pinwheel-apt-demo_{version}_{}.deb", target.architecture),
+            format!("pinwheel-demo_{version}_{}.deb", target.architecture),
+        ],
     );
-    let deb_path = &debs[0];
+    let apt_deb_path = &debs[0];
+    let deb_path = &debs[1];
 
-    // The printed sha256 of each artifact is the file's; the last line
-    // says where the .deb is.
+    // The printed sha256 of each artifact is the file's; the last lines
+    // say where each .deb is.
     let printed: BTreeMap<String, String> = run
         .stdout
         .lines()
@@ -238,20 +240,23 @@ fn package_for_target(name: &str) {
         })
         .map(|(sha, path)| (path.to_owned(), sha.to_owned()))
         .collect();
-    for suffix in [".deb", ".buildinfo", ".changes"] {
-        let file = &files_with(&dir, suffix)[0];
+    for file in debs
+        .iter()
+        .chain(&files_with(&dir, ".buildinfo"))
+        .chain(&files_with(&dir, ".changes"))
+    {
         assert_eq!(
             printed[&file.display().to_string()],
             Sha256::of_file(file).unwrap().hex(),
-            "{suffix}"
+            "{}",
+            file.display()
         );
     }
-    assert_eq!(
-        run.stdout.lines().last(),
-        Some(format!("{name}: {}", deb_path.display()).as_str()),
-        "{}",
-        run.stdout
-    );
+    let last: Vec<&str> = run.stdout.lines().rev().take(2).collect();
+    for deb in &debs {
+        let line = format!("{name}: {}", deb.display());
+        assert!(last.contains(&line.as_str()), "{line}\n{}", run.stdout);
+    }
     assert!(
         run.stderr
             .contains("dpkg-buildpackage phases (slowest first):"),
@@ -292,7 +297,8 @@ fn package_for_target(name: &str) {
     );
 
     check_contents(&root, &target, &version, deb_path);
-    install_run_purge(&target, deb_path);
+    install_run_purge(&config, &target, deb_path, "pinwheel-demo");
+    install_run_purge(&config, &target, apt_deb_path, "pinwheel-apt-demo");
 }
 
 /// No build path, no bytecode or pip leftovers, root-owned, RECORD hashes
@@ -422,13 +428,22 @@ fn check_contents(root: &Path, target: &xtask::config::Target, version: &str, de
 /// cannot meet fails), then `pinwheel-demo --version` and `selftest`,
 /// bytecode compiled by postinst, and `apt-get purge` removes
 /// /opt/venvs/pinwheel-demo.
-fn install_run_purge(target: &xtask::config::Target, deb_path: &Path) {
+///
+/// pinwheel-apt-demo's selftest imports apt_pkg from Debian's python3-apt
+/// (its Depends, which the runtime chroot holds as the configuration names
+/// it) through the venv's system site packages, idna from the venv, and
+/// reads the configuration file its .install put under /etc; purge removes
+/// that conffile too.
+fn install_run_purge(
+    config: &xtask::config::Config,
+    target: &xtask::config::Target,
+    deb_path: &Path,
+    package: &str,
+) {
     let runtime = chroot::prepare_in(
         &chroot_cache(),
         target,
-        &chroot::Flavor::Runtime {
-            extra: Default::default(),
-        },
+        &chroot::runtime_flavor(config),
         false,
     )
     .unwrap();
@@ -455,12 +470,13 @@ mount(b"devpts", b"/dev/pts", b"devpts", 0, b"newinstance,ptmxmode=0666,mode=062
 mount(b"/dev/pts/ptmx", b"/dev/ptmx", None, 4096, None)  # MS_BIND
 os.openpty()'
 apt-get install -y --no-install-recommends "$1"
-echo "version: $(pinwheel-demo --version)"
-pinwheel-demo selftest
+if test "$2" = pinwheel-demo; then echo "version: $(pinwheel-demo --version)"; fi
+"$2" selftest
 echo "selftest: ok"
-echo "bytecode: $(find /opt/venvs/pinwheel-demo -name '*.pyc' | wc -l)"
-apt-get purge -y pinwheel-demo
-if test -e /opt/venvs/pinwheel-demo; then echo "left behind: $(find /opt/venvs/pinwheel-demo)"; else echo "purged: /opt/venvs/pinwheel-demo is gone"; fi
+echo "bytecode: $(find /opt/venvs/$2 -name '*.pyc' | wc -l)"
+apt-get purge -y "$2"
+if test -e /opt/venvs/$2; then echo "left behind: $(find /opt/venvs/$2)"; else echo "purged: /opt/venvs/$2 is gone"; fi
+if test -e /etc/$2; then echo "left behind: /etc/$2"; fi
 "#;
     let (program, args) = runtime.command(
         &[chroot::Bind {
@@ -474,6 +490,7 @@ if test -e /opt/venvs/pinwheel-demo; then echo "left behind: $(find /opt/venvs/p
             script.to_owned(),
             "sh".to_owned(),
             deb_path.display().to_string(),
+            package.to_owned(),
         ],
     );
     let out = duct::cmd(&program, &args)
@@ -495,11 +512,28 @@ if test -e /opt/venvs/pinwheel-demo; then echo "left behind: $(find /opt/venvs/p
         "in the {} runtime chroot:\n{log}",
         target.name
     );
-    assert!(
-        log.contains("version: pinwheel-demo 0.1.0") || log.contains("version: 0.1.0"),
-        "{log}"
-    );
+    if package == "pinwheel-demo" {
+        assert!(
+            log.contains("version: pinwheel-demo 0.1.0") || log.contains("version: 0.1.0"),
+            "{log}"
+        );
+    } else {
+        // A module only Debian provides, through the system site packages.
+        assert!(log.contains("ok   apt_pkg: apt_pkg "), "{log}");
+        assert!(log.contains("from /usr/lib/python3/dist-packages"), "{log}");
+        assert!(
+            log.contains("ok   idna: idna from /opt/venvs/pinwheel-apt-demo/"),
+            "{log}"
+        );
+        assert!(
+            log.contains(
+                "ok   config: /etc/pinwheel-apt-demo/greeting.conf: hello from pinwheel-apt-demo"
+            ),
+            "{log}"
+        );
+    }
     assert!(log.contains("selftest: ok"), "{log}");
+    assert!(!log.contains("left behind"), "{log}");
     let compiled: usize = log
         .lines()
         .find_map(|l| l.strip_prefix("bytecode: "))
@@ -509,7 +543,7 @@ if test -e /opt/venvs/pinwheel-demo; then echo "left behind: $(find /opt/venvs/p
         .unwrap();
     assert!(compiled > 0, "postinst compiled no bytecode:\n{log}");
     assert!(
-        log.contains("purged: /opt/venvs/pinwheel-demo is gone"),
+        log.contains(&format!("purged: /opt/venvs/{package} is gone")),
         "{log}"
     );
 }
@@ -796,10 +830,18 @@ fn adversarial_pip_refuses_an_edited_hash_when_the_first_verification_is_bypasse
         &fs_err::read(root.join("wheels-index/sha256sums.txt")).unwrap(),
     )
     .unwrap();
-    let sdist = xtask::sdist::build(&config, APP).unwrap();
+    let sdists = BTreeMap::from([(APP.to_owned(), xtask::sdist::build(&config, APP).unwrap())]);
     let work = tmp.path().join("work");
-    let tree =
-        xtask::build_deb::stage_tree(&config, APP, target, &sdist, &list.entries, &work).unwrap();
+    let tree = xtask::build_deb::stage_tree(
+        &config,
+        &[APP],
+        target,
+        &sdists,
+        &list.entries,
+        "0.1.0",
+        &work,
+    )
+    .unwrap();
     let reqs = tree.join("requirements/pinwheel-demo/build-requirements.txt");
     fs_err::write(
         &reqs,
@@ -1049,13 +1091,14 @@ fn staged_backend_requirements_are_closed_over_the_backends_dependencies() {
     .unwrap();
     let backend = |work: &str| -> String {
         let config = xtask::config::Config::load(&root).unwrap();
-        let sdist = xtask::sdist::build(&config, APP).unwrap();
+        let sdists = BTreeMap::from([(APP.to_owned(), xtask::sdist::build(&config, APP).unwrap())]);
         let tree = xtask::build_deb::stage_tree(
             &config,
-            APP,
+            &[APP],
             config.target("bookworm").unwrap(),
-            &sdist,
+            &sdists,
             &list.entries,
+            "0.1.0",
             &tmp.path().join(work),
         )
         .unwrap();
