@@ -441,7 +441,7 @@ fn build_target(
         target,
         &shared.sdists,
         &shared.list,
-        &changelog::upstream_version(&shared.changelog.version).to_owned(),
+        changelog::upstream_version(&shared.changelog.version),
         work.path(),
     )?;
     laps.lap("staging");
