@@ -370,14 +370,6 @@ impl Config {
         })
     }
 
-    /// TRANSITIONAL: the first target, for code not yet made per target.
-    pub fn first_target(&self) -> &Target {
-        self.targets
-            .values()
-            .next()
-            .expect("at least one target (checked on load)")
-    }
-
     /// The targets `app` ships to, in name order.
     pub fn targets_of(&self, app: &App) -> Vec<&Target> {
         self.targets

@@ -352,14 +352,6 @@ pub fn upstream_version(version: &str) -> &str {
         .map_or(no_epoch, |(upstream, _)| upstream)
 }
 
-/// The Debian upstream version that the application's version (PEP 440,
-/// from pyproject.toml) must appear as in `debian/changelog`. Today the
-/// two are written the same; PEP 440 → Debian mapping (`1.0rc1` →
-/// `1.0~rc1`, post and dev releases, local versions) belongs here, and
-/// the changelog check follows it.
-pub fn debian_upstream_of(app_version: &str) -> String {
-    app_version.to_owned()
-}
 
 #[cfg(test)]
 mod tests {
@@ -559,7 +551,6 @@ mod tests {
         assert_eq!(upstream_version("0.1.0"), "0.1.0");
         assert_eq!(upstream_version("1:0.1.0-2"), "0.1.0");
         assert_eq!(upstream_version("0.1.0-rc1-3"), "0.1.0-rc1");
-        assert_eq!(debian_upstream_of("0.1.0"), "0.1.0");
     }
 
     #[test]
