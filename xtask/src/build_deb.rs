@@ -1,31 +1,33 @@
-//! `cargo xtask build-deb [--app NAME] [--target NAME]...`: the
-//! application's Debian package for each target (default: every target the
-//! application ships to), verified twice and built reproducibly inside a
-//! clean chroot of the target's Debian suite. The host needs only the Rust
-//! toolchain and mmdebstrap.
+//! `cargo xtask build-deb [--app NAME] [--target NAME]...`: the source
+//! package's binary packages — one per application of
+//! packaging/pinwheel.toml (or only `--app NAME`'s) — for each target
+//! (default: every target the applications ship to), verified twice and
+//! built reproducibly inside a clean chroot of the target's Debian suite.
+//! The host needs only the Rust toolchain and mmdebstrap.
 //!
 //! 1. The output directories (`target/debian/<target>/`, or `--out
-//!    DIR/<target>/`) are checked to be writable before anything runs.
+//!    DIR/<target>/`) are checked to be writable before anything runs, and
+//!    debian/control must agree with the configuration ([`crate::debian`]).
 //! 2. First verification: the full `verify` of `wheels-index/` (signatures,
 //!    threshold, expiry, rollback, every file), `update-deps --check` for
-//!    the targets (their requirements files match the lock and the signed
-//!    list), and every hash each target's build-requirements.txt pins is in
-//!    the verified list. Any failure stops here, for every target, before
-//!    anything is built.
+//!    each application and the targets it ships to, and every hash each
+//!    build-requirements.txt pins is in the verified list. Any failure stops
+//!    here, for every target, before anything is built.
 //! 3. `debian/changelog` is read strictly ([`changelog`]): its date is
 //!    SOURCE_DATE_EPOCH, its package is debian/control's Source.
-//! 4. The sdist ([`crate::sdist`]); the changelog's upstream version must be
-//!    the application's.
+//! 4. Each application's sdist ([`crate::sdist`]); unless it says
+//!    `check-version = false`, its PEP 440 version must map to the
+//!    changelog's upstream version ([`pinwheel_pypa::debian_version`]).
 //! 5. For each target:
 //!    - its build chroot ([`chroot`], flavour Build with every package
 //!      debian/control's Build-Depends names; cached, its python3 checked
 //!      against the target's, locked while the build runs: two builds of one
 //!      target take turns);
 //!    - a clean tree staged under `target/build-deb/<target>/` ([`stage`]):
-//!      debian/ with the changelog's latest entry at the target's version
-//!      (`0.1.0+bookworm`) and suite, the sdist, the target's requirements
-//!      files and only the wheels they pin, the build backend's pins
-//!      evaluated for the target;
+//!      debian/ with only the binary packages built and the changelog's
+//!      latest entry at the target's version (`0.1.0+bookworm`) and suite,
+//!      and for each application shipping to the target its sdist, its
+//!      requirements files, its tracked files and only the wheels they pin;
 //!    - in the chroot, offline: `dpkg-checkbuilddeps` (a version constraint
 //!      the suite does not meet stops the build with the unmet relations)
 //!      and dpkg-parsechangelog (it must read the staged changelog as we
@@ -34,11 +36,11 @@
 //!      source of truth is this repository, and a source package would carry
 //!      the wheels), offline, with the work directory bound writable at its
 //!      own path, HOME inside it, and a complete environment of our own.
-//!      Inside, pip installs with `--require-hashes`: the second
-//!      verification;
-//!    - the `.deb`, `.buildinfo` and `.changes` are copied to the target's
+//!      debian/rules calls `debian/pinwheel-venv` for every package; inside,
+//!      pip installs with `--require-hashes`: the second verification;
+//!    - the `.deb`s, `.buildinfo` and `.changes` are copied to the target's
 //!      output directory and their sha256 printed.
-//! 6. One line per target says where its `.deb` is.
+//! 6. One line per package and target says where its `.deb` is.
 
 pub mod backend;
 pub mod build_deps;
