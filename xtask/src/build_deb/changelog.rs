@@ -352,7 +352,6 @@ pub fn upstream_version(version: &str) -> &str {
         .map_or(no_epoch, |(upstream, _)| upstream)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -689,13 +689,15 @@ fn adversarial_unknown_target_is_refused_in_one_line() {
         "the demo's configuration changed; update this test"
     );
     fs_err::write(&config, narrowed).unwrap();
-    let run = xtask(&root, &["build-deb", "--target", "trixie"]);
+    let run = xtask(
+        &root,
+        &["build-deb", "--app", "pinwheel-demo", "--target", "trixie"],
+    );
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains(
-            "application pinwheel-demo does not ship to target \"trixie\" (its targets: bookworm)"
-        ),
+        run.stderr
+            .contains("pinwheel-demo does not ship to target \"trixie\" (its targets: bookworm)"),
         "{}",
         run.stderr
     );
@@ -719,8 +721,14 @@ fn sdist_is_the_same_from_two_checkouts() {
         src.join("cli.py").to_str().unwrap(),
     ]);
     let (out_a, out_b) = (tmp.path().join("sa"), tmp.path().join("sb"));
-    let ra = xtask(&a, &["sdist", "--out", out_a.to_str().unwrap()]);
-    let rb = xtask(&b, &["sdist", "--out", out_b.to_str().unwrap()]);
+    let ra = xtask(
+        &a,
+        &["sdist", "--app", APP, "--out", out_a.to_str().unwrap()],
+    );
+    let rb = xtask(
+        &b,
+        &["sdist", "--app", APP, "--out", out_b.to_str().unwrap()],
+    );
     assert_eq!((ra.code, rb.code), (0, 0), "{}\n{}", ra.stderr, rb.stderr);
     let fa = files_with(&out_a, ".tar.gz");
     let fb = files_with(&out_b, ".tar.gz");
@@ -930,11 +938,48 @@ fn adversarial_changelog_version_differs_from_the_application() {
             out.to_str().unwrap(),
         ],
     );
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "debian/changelog: version 0.2.0 does not match pinwheel-demo's version 0.1.0"
+        ) && run
+            .stderr
+            .contains("`dch -v 0.1.0 \"New upstream release.\"`"),
+        "{}",
+        run.stderr
+    );
+    assert_nothing_built(&root, &out, &run);
+
+    // A release candidate: PEP 440's 0.2.0rc1 is Debian's 0.2.0~rc1 (dpkg
+    // sorts 0.2.0rc1 after 0.2.0), and the message says so.
+    let pyproject = root.join("packaging/pinwheel-demo/pyproject.toml");
+    let text = fs_err::read_to_string(&pyproject).unwrap();
+    fs_err::write(
+        &pyproject,
+        text.replacen("version = \"0.1.0\"", "version = \"0.2.0rc1\"", 1),
+    )
+    .unwrap();
+    fs_err::write(
+        &path,
+        fs_err::read_to_string(&path)
+            .unwrap()
+            .replacen("(0.2.0)", "(0.2.0rc1)", 1),
+    )
+    .unwrap();
+    let run = xtask(
+        &root,
+        &[
+            "build-deb",
+            "--target",
+            "bookworm",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("debian/changelog: version 0.2.0 does not match")
-            && run.stderr.contains("`dch -v 0.1.0`"),
+            .contains("`dch -v 0.2.0~rc1 \"New upstream release.\"`"),
         "{}",
         run.stderr
     );
@@ -1042,6 +1087,8 @@ fn sdist_signed_with_a_maintainer_key_verifies() {
         &root,
         &[
             "sdist",
+            "--app",
+            APP,
             "--out",
             out.to_str().unwrap(),
             "--sign-key",
@@ -1132,4 +1179,91 @@ fn staged_backend_requirements_are_closed_over_the_backends_dependencies() {
         backend("hatch"),
         "hatchling packaging pathspec pluggy trove-classifiers"
     );
+}
+
+/// The shape a team grows into: `add-app` then update-deps, build-wheels,
+/// sign and build-deb package a third application, and nothing in
+/// debian/rules changed.
+#[test]
+fn add_app_then_the_pipeline_packages_a_third_application() {
+    let (tmp, root) = copy_repo();
+    let dir = root.join("packaging/third-app");
+    fs_err::create_dir_all(dir.join("src/third_app")).unwrap();
+    let demo = root.join("packaging/pinwheel-apt-demo");
+    let pyproject = fs_err::read_to_string(demo.join("pyproject.toml"))
+        .unwrap()
+        .replace("pinwheel-apt-demo", "third-app")
+        .replace("pinwheel_apt_demo", "third_app")
+        .replace("version = \"0.0.0\"", "version = \"0.1.0\"");
+    fs_err::write(dir.join("pyproject.toml"), pyproject).unwrap();
+    fs_err::copy(demo.join("uv.lock"), dir.join("uv.lock")).unwrap();
+    let lock = fs_err::read_to_string(dir.join("uv.lock"))
+        .unwrap()
+        .replace("pinwheel-apt-demo", "third-app")
+        .replace("version = \"0.0.0\"", "version = \"0.1.0\"");
+    fs_err::write(dir.join("uv.lock"), lock).unwrap();
+    fs_err::write(dir.join("README.md"), "# third-app\n").unwrap();
+    fs_err::write(
+        dir.join("src/third_app/__init__.py"),
+        "\"\"\"third-app.\"\"\"\n__version__ = \"0.1.0\"\n",
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("src/third_app/cli.py"),
+        "import idna\n\ndef main():\n    print(idna.encode('example.org').decode())\n    return 0\n",
+    )
+    .unwrap();
+    let rules = fs_err::read(root.join("debian/rules")).unwrap();
+    let key = "packaging/keys/DEMO-ONLY-secret/demo-maintainer.secret.asc";
+    for args in [
+        vec![
+            "add-app",
+            "third-app",
+            "--dir",
+            "packaging/third-app",
+            "--target",
+            "bookworm",
+        ],
+        vec!["update-deps"],
+        vec!["build-wheels", "--target", "bookworm"],
+        vec!["sign", "--key", key],
+        vec!["update-deps"],
+    ] {
+        let run = xtask(&root, &args);
+        assert_eq!(run.code, 0, "{args:?}:\n{}\n{}", run.stdout, run.stderr);
+    }
+    let out = tmp.path().join("out");
+    let run = xtask(
+        &root,
+        &[
+            "build-deb",
+            "--app",
+            "third-app",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "build-deb:\n{}\n{}", run.stdout, run.stderr);
+    let debs = files_with(&out.join("bookworm"), ".deb");
+    assert_eq!(
+        debs.iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+        ["third-app_0.1.0+bookworm_amd64.deb"],
+        "only the application asked for, only for its one target"
+    );
+    assert!(!out
+        .join("trixie")
+        .join("third-app_0.1.0+trixie_amd64.deb")
+        .exists());
+    let contents = run_ok(&["dpkg-deb", "-c", debs[0].to_str().unwrap()]);
+    assert!(
+        contents.contains("./usr/bin/third-app -> /opt/venvs/third-app/bin/third-app"),
+        "{contents}"
+    );
+    assert!(
+        contents.contains("./opt/venvs/third-app/lib/python3.11/site-packages/idna/"),
+        "{contents}"
+    );
+    assert_eq!(fs_err::read(root.join("debian/rules")).unwrap(), rules);
 }
