@@ -21,7 +21,7 @@ CONFIG = "/etc/pinwheel-apt-demo/greeting.conf"
 def apt_pkg_module():
     import apt_pkg
 
-    apt_pkg.init_config()
+    apt_pkg.init()
     return apt_pkg
 
 
