@@ -10,12 +10,19 @@ use std::time::{Duration, Instant};
 
 use pinwheel_proof::loopback::Server;
 use pinwheel_trust::hash::Sha256;
-use xtask::chroot::{prepare_in, Bind, Chroot, Flavor, CACHE_ENV};
+use xtask::chroot::{prepare_in, Bind, Chroot, CACHE_ENV};
 
 use super::{build_flavor, config, repo_root, repo_with};
 
+/// The chroot cache the whole test run shares: `$PINWHEEL_CHROOT_DIR`
+/// (set for `cargo test` by .cargo/config.toml, so the build-deb and
+/// build-wheels tests use the same chroots), else one under the target
+/// directory.
 pub fn shared_cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("chroots")
+    match std::env::var_os(CACHE_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_TARGET_TMPDIR")).join("chroots"),
+    }
 }
 
 fn bookworm() -> Chroot {
@@ -423,14 +430,14 @@ fn the_runtime_chroot_is_a_minimal_system_with_python() {
     let chroot = prepare_in(
         &shared_cache(),
         config().target("bookworm").unwrap(),
-        &Flavor::Runtime {
-            extra: Default::default(),
-        },
+        &xtask::chroot::runtime_flavor(&config()),
         false,
     )
     .unwrap();
     assert_eq!(chroot.python, "3.11.2");
     assert!(chroot.packages.contains_key("apt"));
+    // The Debian packages the applications depend on are there.
+    assert!(chroot.packages.contains_key("python3-apt"));
     for absent in ["gcc", "gcc-12", "debhelper", "python3-pip"] {
         assert!(!chroot.packages.contains_key(absent), "{absent}");
     }
