@@ -100,7 +100,11 @@ pub fn first_chroot(ctx: &Ctx) -> anyhow::Result<Measured> {
         target.mirror
     );
     if let Some(line) = run.stdout.lines().find(|l| !l.trim().is_empty()) {
-        text.push_str(&format!("\nThe command printed:\n\n```\n{line}\n```\n"));
+        // The last field is the chroot's path, removed by now.
+        let line = line.rsplit_once(", ").map_or(line, |(head, _)| head);
+        text.push_str(&format!(
+            "\nThe command printed (the temporary path left out):\n\n```\n{line}\n```\n"
+        ));
     }
     Ok(Measured {
         section: Section {
