@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use xtask::chroot::{self, Flavor};
+use xtask::chroot;
 use xtask::config::{Config, Target as ConfigTarget};
 
 use super::deb::run_logged;
@@ -129,7 +129,8 @@ pub fn chroot_disk(ctx: &Ctx) -> anyhow::Result<Measured> {
     let mut build_sizes = Vec::new();
     let mut rows = 0;
     for target in config.targets.values() {
-        for (label, flavor) in [("build", &build), ("runtime", &Flavor::Runtime)] {
+        let runtime = chroot::runtime_flavor(&config);
+        for (label, flavor) in [("build", &build), ("runtime", &runtime)] {
             let Some(recorded) = chroot::recorded(&ctx.root, target, flavor)? else {
                 continue;
             };

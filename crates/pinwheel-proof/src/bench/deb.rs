@@ -236,16 +236,27 @@ fn not_run() -> super::measure::Outcome {
 /// internals.
 fn stage_verified(root: &Path, target: &str, work: &Path) -> anyhow::Result<(PathBuf, u64)> {
     let config = Config::load(root)?;
-    let app = xtask::sdist::app_name(&config, None)?;
+    let apps = xtask::build_deb::apps(&config, None)?;
     let target = config.target(target)?;
     let verified = xtask::verify::verify_index(&config, &xtask::verify::Options::default())
         .context("verifying the index before staging")?;
     let changelog = xtask::build_deb::changelog::parse(&fs_err::read_to_string(
         root.join("debian/changelog"),
     )?)?;
-    let sdist = xtask::sdist::build(&config, &app)?;
-    let tree =
-        xtask::build_deb::stage_tree(&config, &app, target, &sdist, &verified.list.entries, work)?;
+    let mut sdists = std::collections::BTreeMap::new();
+    for app in &apps {
+        sdists.insert(app.clone(), xtask::sdist::build(&config, app)?);
+    }
+    let names: Vec<&str> = apps.iter().map(String::as_str).collect();
+    let tree = xtask::build_deb::stage_tree(
+        &config,
+        &names,
+        target,
+        &sdists,
+        &verified.list.entries,
+        xtask::build_deb::changelog::upstream_version(&changelog.version),
+        work,
+    )?;
     Ok((tree, changelog.timestamp))
 }
 
