@@ -733,8 +733,17 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "pinwheel.toml: application pinwheel-demo does not ship to target \"bookworm\" (its targets: trixie)"
+            "pinwheel.toml: pinwheel-demo does not ship to target \"bookworm\" (its targets: trixie)"
         );
+        // Several applications: every target any of them ships to.
+        let both = apps(&narrowed, None).unwrap();
+        assert_eq!(both, ["pinwheel-apt-demo", "pinwheel-demo"]);
+        assert_eq!(
+            names(targets_of_apps(&narrowed, &both, &[]).unwrap()),
+            ["bookworm", "trixie"]
+        );
+        let bookworm = narrowed.target("bookworm").unwrap();
+        assert_eq!(apps_for(&narrowed, &both, bookworm), ["pinwheel-apt-demo"]);
     }
 
     #[test]
