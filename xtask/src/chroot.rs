@@ -313,33 +313,38 @@ impl Chroot {
         packages::render(&self.packages)
     }
 
-    /// Bytes on disk of the chroot: allocated blocks, each hard-linked
-    /// file once. Directories we may not read (apt's `partial/`, owned by
-    /// `_apt`, as a non-root user) count for themselves only.
+    /// Bytes on disk of the chroot ([`disk_usage`] of its directory).
     pub fn disk_usage(&self) -> anyhow::Result<u64> {
-        let mut seen: BTreeSet<(u64, u64)> = BTreeSet::new();
-        let mut total = 0u64;
-        let mut stack = vec![self.dir.clone()];
-        while let Some(dir) = stack.pop() {
-            let entries = match fs_err::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => continue,
-                Err(err) => return Err(err.into()),
-            };
-            for entry in entries {
-                let path = entry?.path();
-                let meta = fs_err::symlink_metadata(&path)?;
-                if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
-                    continue;
-                }
-                total += meta.blocks() * 512;
-                if meta.is_dir() {
-                    stack.push(path);
-                }
+        disk_usage(&self.dir)
+    }
+}
+
+/// Bytes on disk under `dir` (itself included): allocated blocks, each
+/// hard-linked file once. Directories we may not read (apt's `partial/`,
+/// owned by `_apt`, as a non-root user) count for themselves only.
+pub fn disk_usage(dir: &Path) -> anyhow::Result<u64> {
+    let mut seen: BTreeSet<(u64, u64)> = BTreeSet::new();
+    let mut total = fs_err::symlink_metadata(dir)?.blocks() * 512;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match fs_err::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => continue,
+            Err(err) => return Err(err.into()),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let meta = fs_err::symlink_metadata(&path)?;
+            if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+                continue;
+            }
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                stack.push(path);
             }
         }
-        Ok(total)
     }
+    Ok(total)
 }
 
 /// The host packages chroots need: mmdebstrap, the archive keyring apt

@@ -5,9 +5,7 @@
 //! (hard links once, like du). [`uncached`] tells the commands that would
 //! otherwise make a chroot while being timed that one is missing.
 
-use std::collections::BTreeSet;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -240,32 +238,8 @@ fn reachable(mirror: &str) -> Result<(), String> {
     Err(last)
 }
 
-/// Bytes allocated under `dir` (512-byte blocks), each hard-linked file
-/// once; directories we may not read count for themselves only.
-pub fn disk_usage(dir: &Path) -> anyhow::Result<u64> {
-    let mut seen: BTreeSet<(u64, u64)> = BTreeSet::new();
-    let mut total = fs_err::symlink_metadata(dir)?.blocks() * 512;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = match fs_err::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => continue,
-            Err(err) => return Err(err.into()),
-        };
-        for entry in entries {
-            let path = entry?.path();
-            let meta = fs_err::symlink_metadata(&path)?;
-            if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
-                continue;
-            }
-            total += meta.blocks() * 512;
-            if meta.is_dir() {
-                stack.push(path);
-            }
-        }
-    }
-    Ok(total)
-}
+/// See [`chroot::disk_usage`].
+pub use xtask::chroot::disk_usage;
 
 #[cfg(test)]
 mod tests {
