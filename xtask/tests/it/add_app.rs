@@ -6,20 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// A copy of the repository without target/ and .git.
-fn copy_repo() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("repo");
-    xtask::check_reproducible::copy_tree(&repo_root(), &root).unwrap();
-    (tmp, root)
-}
+use crate::slow::build_deb::{copy_repo, repo_root};
 
 struct Run {
     code: i32,

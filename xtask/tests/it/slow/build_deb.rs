@@ -26,7 +26,7 @@ use xtask::chroot;
 
 const APP: &str = "pinwheel-demo";
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -46,7 +46,7 @@ fn chroot_cache() -> PathBuf {
 
 /// A copy of the repository (without target/ and .git) in a temporary
 /// directory, and the copy's root.
-fn copy_repo() -> (tempfile::TempDir, PathBuf) {
+pub fn copy_repo() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::Builder::new()
         .prefix("pinwheel-deb-test-")
         .tempdir()
