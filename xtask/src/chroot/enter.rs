@@ -6,7 +6,8 @@
 //! Inside: the chroot's files over a tmpfs upper layer (writes vanish with
 //! the namespace, the cached base never changes), `/proc` of the new PID
 //! namespace, a fresh tmpfs on `/tmp` and `/dev/shm`, a `/dev` holding only
-//! the host's `null zero full random urandom tty ptmx` and `pts` (no disks),
+//! the host's `null zero full random urandom tty` (no disks) and a devpts
+//! instance of its own with `ptmx` beside it (so ptys open: pexpect works),
 //! hostname `pinwheel`, a loopback device that is down and nothing else,
 //! and the binds at their own absolute paths (read-only ones remounted
 //! `ro,nosuid,nodev`). The program is PID 1 of its namespace: when it
@@ -137,12 +138,13 @@ mount -t overlay overlay -o "lowerdir=$base,upperdir=$mnt/upper,workdir=$mnt/wor
 mount -t proc proc "$r/proc"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/tmp"
 mount -t tmpfs -o mode=0755,nosuid tmpfs "$r/dev"
-for d in null zero full random urandom tty ptmx; do
+for d in null zero full random urandom tty; do
   : > "$r/dev/$d"
   mount --bind "/dev/$d" "$r/dev/$d"
 done
 mkdir "$r/dev/pts" "$r/dev/shm"
-mount --bind /dev/pts "$r/dev/pts"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$r/dev/pts"
+ln -s pts/ptmx "$r/dev/ptmx"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/dev/shm"
 ln -s /proc/self/fd "$r/dev/fd"
 ln -s /proc/self/fd/0 "$r/dev/stdin"

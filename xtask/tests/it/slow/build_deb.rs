@@ -448,26 +448,16 @@ fn install_run_purge(
     )
     .unwrap();
     // What selftest needs that the chroot does not give (the runtime
-    // chroot has neither `ip` nor `mount`, so python3 does it):
-    // - its network namespace has only a loopback device, down; selftest
-    //   talks to its own servers on 127.0.0.1, so lo goes up
-    //   (SIOCGIFFLAGS, SIOCSIFFLAGS | IFF_UP): still nothing but loopback;
-    // - its /dev/ptmx and /dev/pts are binds of the host's, and a bound
-    //   ptmx node finds no devpts beside it (the kernel looks for `pts`
-    //   next to the node's own dentry, on the host's /dev), so openpty()
-    //   fails and pexpect cannot spawn: a devpts instance of its own is
-    //   mounted and its ptmx bound over /dev/ptmx, as bwrap's --dev does.
+    // chroot has no `ip`, so python3 does it): its network namespace has
+    // only a loopback device, down; selftest talks to its own servers on
+    // 127.0.0.1, so lo goes up (SIOCGIFFLAGS, SIOCSIFFLAGS | IFF_UP):
+    // still nothing but loopback. pexpect's pty needs nothing: the chroot
+    // has a devpts instance of its own.
     let script = r#"set -e
-python3 -c 'import ctypes, fcntl, os, socket, struct
+python3 -c 'import fcntl, os, socket, struct
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0))[:18])[1]
 fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))
-libc = ctypes.CDLL(None, use_errno=True)
-def mount(source, target, fstype, flags, data):
-    if libc.mount(source, target, fstype, flags, data) != 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), target)
-mount(b"devpts", b"/dev/pts", b"devpts", 0, b"newinstance,ptmxmode=0666,mode=0620")
-mount(b"/dev/pts/ptmx", b"/dev/ptmx", None, 4096, None)  # MS_BIND
 os.openpty()'
 apt-get install -y --no-install-recommends "$1"
 if test "$2" = pinwheel-demo; then echo "version: $(pinwheel-demo --version)"; fi
