@@ -316,10 +316,13 @@ fn a_cached_chroot_is_used_with_the_mirror_down() {
 
 #[test]
 fn a_half_made_chroot_beside_a_cached_one_is_removed() {
-    drop(bookworm());
+    // Planted while holding the chroot's lock: another test's prepare
+    // (which removes half-made chroots under the lock) cannot race it.
+    let held = bookworm();
     let name = xtask::chroot::name(config().target("bookworm").unwrap(), &build_flavor());
     let killed = shared_cache().join(format!(".tmp-{name}-killed"));
     std::fs::create_dir_all(killed.join("root/etc")).unwrap();
+    drop(held);
     let chroot = bookworm();
     assert!(!killed.exists());
     assert_eq!(chroot.python, "3.11.2");
