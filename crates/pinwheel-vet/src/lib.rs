@@ -1,0 +1,10 @@
+//! Supply-chain audits of pinned sdists, in cargo-vet's model and words:
+//! criteria (`safe-to-run`, `safe-to-deploy`, custom ones with `implies`),
+//! audits of a whole version or of a delta between two versions, each tied
+//! to the sdist's sha256; violations; exemptions; a policy per
+//! application; audits imported from other organisations. And what a
+//! reviewer reads: the unified diff of two unpacked sdists, with a summary
+//! of what runs at build or install time and what must not be missed.
+//!
+//! Rule: no network and no processes. The store and the decision take
+//! text and return values; the diff reads two unpacked trees.
