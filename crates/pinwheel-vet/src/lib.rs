@@ -8,3 +8,9 @@
 //!
 //! Rule: no network and no processes. The store and the decision take
 //! text and return values; the diff reads two unpacked trees.
+
+pub mod diff;
+pub mod tree;
+
+#[cfg(test)]
+mod test_trees;
