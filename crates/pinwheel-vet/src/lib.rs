@@ -10,6 +10,7 @@
 //! text and return values; the diff reads two unpacked trees.
 
 pub mod diff;
+pub mod summary;
 pub mod tree;
 
 #[cfg(test)]
