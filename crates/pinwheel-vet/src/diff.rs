@@ -40,7 +40,7 @@ use similar::{group_diff_ops, DiffOp, TextDiff};
 use crate::tree::{lines, Entry, Tree};
 
 /// How long one file's line diff may run before the coarse fallback.
-pub const FILE_DIFF_TIMEOUT: Duration = Duration::from_secs(1);
+pub const FILE_DIFF_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Lines of context around each change.
 const CONTEXT: usize = 3;
