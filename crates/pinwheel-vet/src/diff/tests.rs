@@ -1,3 +1,7 @@
+//! Tests of the unified diff: hand-written golden output checked against
+//! GNU `diff -u`, a hunk reader that recounts every `@@` header, and
+//! `line_count` against what is written.
+
 use super::*;
 use crate::test_trees::{bin, edit, exe, link, python_lines, text, tree, Lcg};
 use crate::tree::empty;

@@ -1,3 +1,6 @@
+//! Tests of the summary on in-memory trees: each finding beside the
+//! change that must not produce it.
+
 use super::*;
 use crate::test_trees::{bin, exe, link, text, tree};
 use crate::tree::empty;
