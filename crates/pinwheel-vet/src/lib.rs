@@ -8,3 +8,7 @@
 //!
 //! Rule: no network and no processes. The store and the decision take
 //! text and return values; the diff reads two unpacked trees.
+
+pub mod criteria;
+
+pub use criteria::{Criteria, CriterionDef, CriterionOrigin, SAFE_TO_DEPLOY, SAFE_TO_RUN};
