@@ -222,7 +222,7 @@ impl Store {
                     ));
                 }
                 for c in to {
-                    self.ours_unknown(path, &entry, &field, c)?;
+                    self.ours_unknown(path, &entry, &format!("{field} ="), c)?;
                 }
             }
         }
@@ -317,5 +317,208 @@ impl Store {
             }
         }
         index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "packaging/supply-chain/audits.toml";
+    const C: &str = "packaging/supply-chain/config.toml";
+    const I: &str = "packaging/supply-chain/imports/org.toml";
+
+    fn h(c: char) -> String {
+        c.to_string().repeat(64)
+    }
+
+    const OWN: &str =
+        "[criteria.crypto-reviewed]\ndescription = \"crypto\"\nimplies = \"safe-to-deploy\"\n";
+    const ORG: &str = "[imports.org]\npath = \"vendor/org.toml\"\n";
+
+    fn store(own: &str, config: &str, import: Option<&str>) -> Result<Store, String> {
+        let own = Sourced::new(A, parse_audits(A, own).map_err(|e| e.to_string())?);
+        let config = Sourced::new(C, parse_config(C, config).map_err(|e| e.to_string())?);
+        let imports = import
+            .map(|text| -> Result<_, String> {
+                let file = parse_audits(I, text).map_err(|e| e.to_string())?;
+                Ok(BTreeMap::from([("org".to_owned(), Sourced::new(I, file))]))
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Store::new(own, config, imports).map_err(|e| e.to_string())
+    }
+
+    fn audit(criteria: &str) -> String {
+        format!(
+            "[[audits.idna]]\nwho = \"j\"\ncriteria = {criteria}\nversion = \"1\"\nsha256 = \"{}\"\n",
+            h('a')
+        )
+    }
+
+    const KNOWN: &str = "(known: safe-to-deploy, safe-to-run, crypto-reviewed)";
+
+    #[test]
+    fn unknown_criterion_in_our_audits() {
+        store(&format!("{OWN}{}", audit("\"crypto-reviewed\"")), "", None).unwrap();
+        assert_eq!(
+            store(
+                &format!("{OWN}{}", audit("[\"safe-to-run\", \"safe-to-deplo\"]")),
+                "",
+                None
+            )
+            .unwrap_err(),
+            format!("{A}: audits.idna[1]: criteria \"safe-to-deplo\": unknown criterion {KNOWN}")
+        );
+        assert_eq!(
+            store("[criteria.x]\ndescription = \"d\"\nimplies = \"nope\"\n", "", None).unwrap_err(),
+            format!("{A}: criteria.x: implies \"nope\": unknown criterion (known: safe-to-deploy, safe-to-run, x)")
+        );
+    }
+
+    #[test]
+    fn our_files_cannot_name_an_imports_criterion() {
+        let theirs = "[criteria.reviewed]\ndescription = \"theirs\"\n";
+        store("", ORG, Some(theirs)).unwrap();
+        assert_eq!(
+            store(&audit("\"org::reviewed\""), ORG, Some(theirs)).unwrap_err(),
+            format!("{A}: audits.idna[1]: criteria \"org::reviewed\": unknown criterion (known: safe-to-deploy, safe-to-run)")
+        );
+    }
+
+    #[test]
+    fn unknown_criterion_in_config() {
+        let policy = |c: &str| format!("[policy.app]\ncriteria = \"{c}\"\n");
+        store(OWN, &policy("crypto-reviewed"), None).unwrap();
+        assert_eq!(
+            store(OWN, &policy("safe-to-deplo"), None).unwrap_err(),
+            format!("{C}: policy.app: criteria \"safe-to-deplo\": unknown criterion {KNOWN}")
+        );
+        assert_eq!(
+            store(OWN, "[build-backends]\ncriteria = \"x\"\n", None).unwrap_err(),
+            format!("{C}: build-backends: criteria \"x\": unknown criterion {KNOWN}")
+        );
+        assert_eq!(
+            store(
+                OWN,
+                "[policy.app.dependency-criteria]\nredis = \"x\"\n",
+                None
+            )
+            .unwrap_err(),
+            format!("{C}: policy.app: dependency-criteria.redis \"x\": unknown criterion {KNOWN}")
+        );
+        let ex = |c: &str| {
+            format!(
+                "[[exemptions.six]]\nversion = \"1\"\nsha256 = \"{}\"\ncriteria = \"{c}\"\n",
+                h('a')
+            )
+        };
+        store(OWN, &ex("safe-to-run"), None).unwrap();
+        assert_eq!(
+            store(OWN, &ex("safe-to-walk"), None).unwrap_err(),
+            format!("{C}: exemptions.six[1]: criteria \"safe-to-walk\": unknown criterion {KNOWN}")
+        );
+    }
+
+    #[test]
+    fn unknown_criterion_in_an_import_is_named_in_our_namespace() {
+        let theirs = "[criteria.reviewed]\ndescription = \"theirs\"\nimplies = \"safe-to-run\"\n";
+        store(
+            "",
+            ORG,
+            Some(&format!(
+                "{theirs}{}",
+                audit("[\"reviewed\", \"safe-to-deploy\"]")
+            )),
+        )
+        .unwrap();
+        assert_eq!(
+            store("", ORG, Some(&format!("{theirs}{}", audit("\"bogus\"")))).unwrap_err(),
+            format!("{I}: audits.idna[1]: criteria \"org::bogus\": unknown criterion (known: safe-to-deploy, safe-to-run, org::reviewed)")
+        );
+        // Our custom criteria are not theirs.
+        assert_eq!(
+            store(OWN, ORG, Some(&audit("\"crypto-reviewed\""))).unwrap_err(),
+            format!("{I}: audits.idna[1]: criteria \"org::crypto-reviewed\": unknown criterion (known: safe-to-deploy, safe-to-run)")
+        );
+        assert_eq!(
+            store("", ORG, Some("[criteria.a]\ndescription = \"d\"\nimplies = \"b\"\n")).unwrap_err(),
+            format!("{I}: criteria.a: implies \"org::b\": unknown criterion (known: safe-to-deploy, safe-to-run, org::a)")
+        );
+    }
+
+    #[test]
+    fn criteria_map_keys_and_targets() {
+        let theirs = "[criteria.reviewed]\ndescription = \"theirs\"\n";
+        let map =
+            |from: &str, to: &str| format!("{ORG}criteria-map = {{ \"{from}\" = \"{to}\" }}\n");
+        store(OWN, &map("org::reviewed", "crypto-reviewed"), Some(theirs)).unwrap();
+        assert_eq!(
+            store(OWN, &map("org::reviewd", "crypto-reviewed"), Some(theirs)).unwrap_err(),
+            format!("{C}: imports.org: criteria-map.\"org::reviewd\": unknown criterion (known: safe-to-deploy, safe-to-run, org::reviewed)")
+        );
+        assert_eq!(
+            store(OWN, &map("org::safe-to-run", "crypto-reviewed"), Some(theirs)).unwrap_err(),
+            format!("{C}: imports.org: criteria-map.\"org::safe-to-run\": unknown criterion (known: safe-to-deploy, safe-to-run, org::reviewed)")
+        );
+        assert_eq!(
+            store(OWN, &map("org::reviewed", "crypto-reviewd"), Some(theirs)).unwrap_err(),
+            format!("{C}: imports.org: criteria-map.\"org::reviewed\" = \"crypto-reviewd\": unknown criterion {KNOWN}")
+        );
+    }
+
+    #[test]
+    fn imports_and_their_files_match() {
+        assert_eq!(
+            store("", ORG, None).unwrap_err(),
+            format!("{C}: imports.org: the imported file is missing (run `cargo xtask vet --update-imports`)")
+        );
+        assert_eq!(
+            store("", "", Some("")).unwrap_err(),
+            format!("{I}: imported as \"org\", which config.toml does not name in [imports]")
+        );
+    }
+
+    #[test]
+    fn evidence_is_indexed_in_our_namespace() {
+        let theirs = format!(
+            "[criteria.reviewed]\ndescription = \"theirs\"\n{}",
+            audit("[\"reviewed\", \"safe-to-run\"]")
+        );
+        let ex = format!(
+            "{ORG}[[exemptions.idna]]\nversion = \"1\"\nsha256 = \"{}\"\ncriteria = \"safe-to-run\"\n",
+            h('b')
+        );
+        let s = store(&audit("\"safe-to-deploy\""), &ex, Some(&theirs)).unwrap();
+        let ev = s.evidence(&"idna".parse().unwrap());
+        let summary: Vec<(String, &str, Vec<String>)> = ev
+            .iter()
+            .map(|e| (e.origin.to_string(), e.entry.as_str(), e.criteria.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "ours".into(),
+                    "audits.idna[1]",
+                    vec!["safe-to-deploy".into()]
+                ),
+                (
+                    "org".into(),
+                    "audits.idna[1]",
+                    vec!["org::reviewed".into(), "safe-to-run".into()]
+                ),
+                (
+                    "ours".into(),
+                    "exemptions.idna[1]",
+                    vec!["safe-to-run".into()]
+                ),
+            ]
+        );
+        assert_eq!(ev[1].path, I);
+        assert_eq!(ev[2].path, C);
+        assert!(s.evidence(&"six".parse().unwrap()).is_empty());
+        assert_eq!(s.criteria().names(), ["safe-to-deploy", "safe-to-run"]);
+        assert_eq!(s.criteria().description("org::reviewed"), Some("theirs"));
     }
 }
