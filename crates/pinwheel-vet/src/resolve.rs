@@ -696,3 +696,6 @@ pub fn warnings(store: &Store, pins: &[Pin]) -> Vec<String> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests;
