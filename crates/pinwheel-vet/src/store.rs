@@ -30,10 +30,12 @@ use crate::resolve::{Evidence, EvidenceKind, Origin};
 pub struct Sourced<T> {
     /// As the caller names the file, e.g. `packaging/supply-chain/audits.toml`.
     pub path: String,
+    /// The parsed file.
     pub value: T,
 }
 
 impl<T> Sourced<T> {
+    /// Pairs a parsed file with its path.
     pub fn new(path: impl Into<String>, value: T) -> Sourced<T> {
         Sourced {
             path: path.into(),

@@ -34,19 +34,31 @@ pub struct AuditsFile {
 pub enum AuditKind {
     /// `version = "V"` + `sha256`: the whole sdist with this digest was
     /// reviewed.
-    Full { version: Version, sha256: Sha256 },
+    Full {
+        /// The audited version.
+        version: Version,
+        /// The audited sdist's digest.
+        sha256: Sha256,
+    },
     /// `delta = "FROM -> TO"` + `from-sha256` + `sha256`: the changes from
     /// the FROM sdist to the TO sdist were reviewed. FROM and TO may be the
     /// same version with two digests (a re-upload reviewed as a diff).
     Delta {
+        /// The FROM version.
         from: Version,
+        /// `from-sha256`: the FROM sdist's digest.
         from_sha256: Sha256,
+        /// The TO version.
         to: Version,
+        /// `sha256`: the TO sdist's digest.
         sha256: Sha256,
     },
     /// `violation = "SPECIFIERS"`: these versions (every upload of them)
     /// FAIL the criteria.
-    Violation { specifiers: VersionSpecifiers },
+    Violation {
+        /// The versions that fail (PEP 440 specifier set, not empty).
+        specifiers: VersionSpecifiers,
+    },
 }
 
 /// One `[[audits.NAME]]` entry.
@@ -128,12 +140,20 @@ impl AuditsFile {
 /// Why [`add_audit`] refused an entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddAuditError {
+    /// An equal entry exists.
     #[error("audits.{name}: the same audit is already recorded")]
-    Duplicate { name: String },
+    Duplicate {
+        /// The package.
+        name: String,
+    },
     #[error(
         "audits.{name}: an audit needs at least one auditor (who) and one criterion, none empty"
     )]
-    Incomplete { name: String },
+    /// `who` or `criteria` is empty or holds an empty string.
+    Incomplete {
+        /// The package.
+        name: String,
+    },
 }
 
 /// Adds an entry for `vet certify` (cargo-vet's `certify`), at its place

@@ -89,10 +89,13 @@ pub struct Import {
 /// as meeting `criteria` without an audit. Matched on version AND sha256.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exemption {
+    /// The exempted version.
     pub version: Version,
+    /// The exempted sdist's digest.
     pub sha256: Sha256,
     /// At least one.
     pub criteria: Vec<String>,
+    /// Why (cargo-vet asks for a reason beside each exemption).
     pub notes: Option<String>,
 }
 
