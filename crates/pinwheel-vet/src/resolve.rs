@@ -381,7 +381,7 @@ pub fn warnings(store: &Store, pins: &[Pin]) -> Vec<String> {
             continue;
         };
         let entry = match &consumer {
-            Consumer::App(app) => format!("policy.{app}"),
+            Consumer::App(app) => format!("policy.{}", crate::store::key(app)),
             Consumer::BuildBackends => "build-backends".to_owned(),
         };
         for name in policy.dependency_criteria.keys() {

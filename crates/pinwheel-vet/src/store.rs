@@ -79,7 +79,7 @@ impl Store {
             if !imports.contains_key(name) {
                 return Err(StoreError::entry(
                     &config.path,
-                    &format!("imports.{name}"),
+                    &format!("imports.{}", fields::key(name)),
                     "the imported file is missing (run `cargo xtask vet --update-imports`)",
                 ));
             }
@@ -169,7 +169,7 @@ impl Store {
     fn check_own(&self) -> Result<(), StoreError> {
         let path = &self.own.path;
         for (name, def) in &self.own.value.criteria {
-            let entry = format!("criteria.{name}");
+            let entry = format!("criteria.{}", fields::key(name));
             for to in &def.implies {
                 self.ours_unknown(path, &entry, "implies", to)?;
             }
@@ -209,7 +209,7 @@ impl Store {
             }
         }
         for (import, def) in &config.imports {
-            let entry = format!("imports.{import}");
+            let entry = format!("imports.{}", fields::key(import));
             for (from, to) in &def.criteria_map {
                 let field = format!("criteria-map.{}", fields::key(from));
                 if !matches!(self.criteria.origin(from), Some(CriterionOrigin::Import(i)) if i == import)
@@ -260,7 +260,7 @@ impl Store {
         };
         for (name, def) in &file.value.criteria {
             for to in &def.implies {
-                known(&format!("criteria.{name}"), "implies", to)?;
+                known(&format!("criteria.{}", fields::key(name)), "implies", to)?;
             }
         }
         for (name, entries) in &file.value.audits {
@@ -466,6 +466,18 @@ mod tests {
         assert_eq!(
             store(OWN, &map("org::reviewed", "crypto-reviewd"), Some(theirs)).unwrap_err(),
             format!("{C}: imports.org: criteria-map.\"org::reviewed\" = \"crypto-reviewd\": unknown criterion {KNOWN}")
+        );
+    }
+
+    #[test]
+    fn entries_are_named_as_the_file_writes_them() {
+        assert_eq!(
+            store("[criteria.\"a.b\"]\ndescription = \"d\"\nimplies = \"x\"\n", "", None).unwrap_err(),
+            format!("{A}: criteria.\"a.b\": implies \"x\": unknown criterion (known: safe-to-deploy, safe-to-run, a.b)")
+        );
+        assert_eq!(
+            store("", "[imports.\"v1.org\"]\npath = \"a.toml\"\n", None).unwrap_err(),
+            format!("{C}: imports.\"v1.org\": the imported file is missing (run `cargo xtask vet --update-imports`)")
         );
     }
 
