@@ -9,9 +9,24 @@
 //! Rule: no network and no processes. The store and the decision take
 //! text and return values; the diff reads two unpacked trees.
 
+pub mod criteria;
 pub mod diff;
 pub mod summary;
 pub mod tree;
-
 #[cfg(test)]
 mod test_trees;
+pub mod render;
+pub mod resolve;
+pub mod store;
+
+pub use criteria::{Criteria, CriterionDef, CriterionOrigin, SAFE_TO_DEPLOY, SAFE_TO_RUN};
+pub use render::{render_audits, render_imports_lock};
+pub use resolve::{
+    decide, pins, warnings, Consumer, Evidence, EvidenceKind, Missing, Node, Origin, Pin, Tally,
+    Verdict, Vetted, VettedClass, Vetting, Violated,
+};
+pub use store::{
+    add_audit, parse_audits, parse_config, parse_imports_lock, AddAuditError, AuditEntry,
+    AuditKind, AuditsFile, Exemption, Import, ImportSource, ImportsLock, LockedImport, Policy,
+    Sourced, Store, StoreError, VetConfig,
+};
