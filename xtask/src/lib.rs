@@ -22,6 +22,7 @@ pub mod test;
 pub mod update_deps;
 pub mod verify;
 pub mod verify_signature;
+pub mod vet;
 
 // Shared by the commands.
 pub mod build_requirements;

@@ -14,6 +14,7 @@ use pinwheel_trust::failure;
 use xtask::{
     add_app, build_deb, build_wheels, check_reproducible, chroot_command, config, proof,
     refresh_index, requirements, sdist, sign, sync_wheels, update_deps, verify, verify_signature,
+    vet,
 };
 
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ enum Command {
     AddApp(add_app::Args),
     /// Regenerate requirements/<app>/<target>/requirements.txt (sdist sha256 pins) from each application's lockfile, and build-requirements.txt (our wheels).
     UpdateDeps(update_deps::Options),
+    /// Were the updates read? Check every pinned sdist against the audits in packaging/supply-chain/ (cargo-vet's model); diff, inspect and certify.
+    Vet(vet::Args),
     /// Build our own wheels from the pinned, verified sdists into wheels-index/.
     BuildWheels(build_wheels::Options),
     /// Sign wheels-index/sha256sums.txt (detached, armored); co-sign when it is already signed.
@@ -95,6 +98,7 @@ fn run(pinwheel: Pinwheel) -> anyhow::Result<u8> {
     match pinwheel.command {
         Command::AddApp(a) => a.run(root)?,
         Command::UpdateDeps(o) => update_deps::run(root, &o)?,
+        Command::Vet(a) => a.run(root)?,
         Command::BuildWheels(o) => build_wheels::run(root, &o)?,
         Command::Sign(a) => a.run(root)?,
         Command::Verify(a) => a.run(root)?,

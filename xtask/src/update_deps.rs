@@ -149,6 +149,11 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
             stale_files.push((file, every_target));
         }
     }
+    // What vet says before the change (write mode, once vetting started).
+    let unvetted_before = match mode {
+        Mode::Write => crate::vet::unvetted(&config),
+        Mode::Check => None,
+    };
     // 4. Write, or check.
     let mut stale = Vec::new();
     let outputs = planned.iter().map(|p| &p.output).chain(&build_outputs);
@@ -198,6 +203,9 @@ pub fn run_with(root: &Path, options: &Options, index: Option<&OnlineIndex>) -> 
                 stale.push(rel);
             }
         }
+    }
+    if let Some(before) = &unvetted_before {
+        crate::vet::report_added(&config, before);
     }
     let mut problems: Vec<String> = not_made.into_iter().map(|n| n.error).collect();
     problems.dedup();

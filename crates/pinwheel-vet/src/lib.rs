@@ -11,13 +11,13 @@
 
 pub mod criteria;
 pub mod diff;
-pub mod summary;
-pub mod tree;
-#[cfg(test)]
-mod test_trees;
 pub mod render;
 pub mod resolve;
 pub mod store;
+pub mod summary;
+#[cfg(test)]
+mod test_trees;
+pub mod tree;
 
 pub use criteria::{Criteria, CriterionDef, CriterionOrigin, SAFE_TO_DEPLOY, SAFE_TO_RUN};
 pub use render::{render_audits, render_imports_lock};

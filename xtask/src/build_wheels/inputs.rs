@@ -57,26 +57,8 @@ pub fn collect(config: &Config, app: Option<&str>, target: &Target) -> anyhow::R
         if !ships {
             continue;
         }
-        let path = crate::update_deps::requirements_path(&config.root, name, &target.name);
-        let label = path
-            .strip_prefix(&config.root)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let text = fs_err::read_to_string(&path).with_context(|| {
-            format!(
-                "no pins for {name} on target {}: run `cargo xtask update-deps --app {name}` first",
-                target.name
-            )
-        })?;
-        let parsed = Pins::parse(&text).with_context(|| label.clone())?;
-        for pin in parsed.pins.into_iter().filter(|p| !p.wheel_only) {
-            let pin = Pin {
-                name: pin.name.clone(),
-                version: pin.version.clone(),
-                sha256: pin.hashes().copied().collect(),
-                role: Role::App,
-            };
+        let (label, app_pins) = app_pins(config, name, target)?;
+        for pin in app_pins {
             match pins
                 .iter()
                 .find(|p| p.name == pin.name && p.version == pin.version)
@@ -96,8 +78,43 @@ pub fn collect(config: &Config, app: Option<&str>, target: &Target) -> anyhow::R
     Ok(pins)
 }
 
+/// The sdist pins of application `name` for `target`
+/// (`requirements/<app>/<target>/requirements.txt`, wheel-only pins
+/// left out), with the file's path relative to the root for messages.
+pub fn app_pins(
+    config: &Config,
+    name: &str,
+    target: &Target,
+) -> anyhow::Result<(String, Vec<Pin>)> {
+    let path = crate::update_deps::requirements_path(&config.root, name, &target.name);
+    let label = path
+        .strip_prefix(&config.root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let text = fs_err::read_to_string(&path).with_context(|| {
+        format!(
+            "no pins for {name} on target {}: run `cargo xtask update-deps --app {name}` first",
+            target.name
+        )
+    })?;
+    let parsed = Pins::parse(&text).with_context(|| label.clone())?;
+    let pins = parsed
+        .pins
+        .into_iter()
+        .filter(|p| !p.wheel_only)
+        .map(|pin| Pin {
+            sha256: pin.hashes().copied().collect(),
+            name: pin.name,
+            version: pin.version,
+            role: Role::App,
+        })
+        .collect();
+    Ok((label, pins))
+}
+
 /// The sdists of the bootstrap lock's production closure for the target.
-fn bootstrap_pins(config: &Config, target: &Target) -> anyhow::Result<Vec<Pin>> {
+pub fn bootstrap_pins(config: &Config, target: &Target) -> anyhow::Result<Vec<Pin>> {
     let path = config.abs(&config.bootstrap.lock);
     let label = config.bootstrap.lock.display().to_string();
     let bytes = fs_err::read(&path)?;

@@ -96,7 +96,7 @@ pub fn fetch(
 
 /// An sdist of `pin` in one of `dirs` (searched in order) whose sha256 the
 /// pin names.
-fn find_local(pin: &Pin, dirs: &[&Path]) -> anyhow::Result<Option<VerifiedSdist>> {
+pub fn find_local(pin: &Pin, dirs: &[&Path]) -> anyhow::Result<Option<VerifiedSdist>> {
     for dir in dirs {
         let Ok(entries) = fs_err::read_dir(dir) else {
             continue;

@@ -20,3 +20,4 @@ mod sync_wheels;
 mod tidy;
 mod trust;
 mod update_deps;
+mod vet;
