@@ -35,7 +35,8 @@ pub struct Gap {
     pub missing: Missing,
     pub review: Review,
     pub pinned_by: String,
-    /// Why the size is unknown, when it is.
+    /// Why the size is unknown, when it is; or, when it is known, why a
+    /// candidate delta could not be sized.
     pub unknown: Option<String>,
 }
 
@@ -273,6 +274,9 @@ impl Report {
                     gap.unknown.as_deref().unwrap_or("sdists not read")
                 ),
             };
+            if let (Some(_), Some(note)) = (gap.review.lines, &gap.unknown) {
+                let _ = writeln!(out, "  note: {note}");
+            }
             let to_flag = self.sha_flag(node, "--to-sha256");
             match &gap.review.from {
                 Some(from) => {
@@ -367,7 +371,7 @@ fn smallest_review(
         from: None,
         lines: Some(target.text_lines()),
     };
-    let mut unknown = None;
+    let mut not_sized = Vec::new();
     for from in &candidates {
         match trees.get(from) {
             Ok(old) => {
@@ -387,13 +391,17 @@ fn smallest_review(
                     };
                 }
             }
-            Err(why) => unknown = Some(why),
+            Err(why) => not_sized.push(why),
         }
     }
-    // A delta we could not size is not claimed smaller; say why only when
-    // nothing else was sized.
-    let _ = unknown;
-    (best, None)
+    // A delta that could not be sized is not claimed smaller; say so.
+    let note = (!not_sized.is_empty()).then(|| {
+        format!(
+            "a diff from another vetted version could not be sized: {}",
+            not_sized.join("; ")
+        )
+    });
+    (best, note)
 }
 
 fn plural(n: u64) -> &'static str {
