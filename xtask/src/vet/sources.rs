@@ -3,8 +3,8 @@
 //! shared with `build-wheels`), or fetched from the configured package
 //! index into that cache — hashed while they stream and compared with the
 //! sha256 before anything opens them (`build_wheels/sdists.rs`,
-//! `fetch.rs`). Unpacked with the safe unpacker into a temporary
-//! directory and read as a [`Tree`].
+//! `fetch.rs`). Read into memory with the safe unpacker's checks (nothing
+//! written) as a [`Tree`].
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,7 @@ use crate::package_index::{DistKind, PackageIndex};
 use pinwheel_archive::unpack;
 use pinwheel_pypa::sdist_filename::SdistFilename;
 use pinwheel_trust::hash::Sha256;
-use pinwheel_vet::tree::{self, Tree};
+use pinwheel_vet::tree::{self, Entry, Tree};
 
 /// Whether sdists missing here may be fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,30 +116,52 @@ pub fn index_sdists(
     Ok(out)
 }
 
-/// An unpacked sdist, removed when dropped.
+/// An sdist read into memory.
 pub struct Unpacked {
-    _dir: tempfile::TempDir,
     pub tree: Tree,
 }
 
-/// Unpacks `sdist` with the safe unpacker (its hostile members refused)
-/// into a temporary directory under `target/pinwheel/` and reads it.
-pub fn unpack(root: &Path, sdist: &Sdist) -> anyhow::Result<Unpacked> {
-    let scratch = root.join("target/pinwheel/vet");
-    fs_err::create_dir_all(&scratch)?;
-    let dir = tempfile::Builder::new()
-        .prefix(".unpack-")
-        .tempdir_in(&scratch)
-        .with_context(|| format!("a temporary directory in {}", scratch.display()))?;
-    let dest = dir.path().join("sdist");
-    unpack::unpack(&sdist.path, &dest, unpack::Limits::default()).map_err(|err| {
+/// Reads `sdist` into memory with the safe unpacker's checks and limits
+/// (`pinwheel_archive::unpack::read`: its hostile members refused, exit
+/// 1), nothing written to disk, and makes it a [`Tree`] without the
+/// `{name}-{version}/` directory an sdist puts everything under.
+pub fn unpack(_root: &Path, sdist: &Sdist) -> anyhow::Result<Unpacked> {
+    let read = unpack::read(&sdist.path, unpack::Limits::default()).map_err(|err| {
         if err.is_refusal() {
             pinwheel_trust::failure::refused(err.to_string())
         } else {
             anyhow::Error::new(err)
         }
     })?;
-    let tree = tree::read_tree(&dest)
-        .with_context(|| format!("reading the unpacked {}", sdist.path.display()))?;
-    Ok(Unpacked { _dir: dir, tree })
+    Ok(Unpacked {
+        tree: tree_of(read),
+    })
+}
+
+/// The members as a tree, the one top-level directory stripped (as
+/// `tree::read_tree` strips it from an unpacked directory).
+fn tree_of(read: unpack::Members) -> Tree {
+    let prefix = match read.unpacked.top_level.as_slice() {
+        [one] => {
+            let prefix = format!("{one}/");
+            read.members
+                .keys()
+                .all(|k| k.starts_with(&prefix))
+                .then_some(prefix)
+        }
+        _ => None,
+    };
+    let mut tree = tree::empty();
+    for (path, member) in read.members {
+        let rel = match &prefix {
+            Some(p) => path[p.len()..].to_owned(),
+            None => path,
+        };
+        let entry = match member {
+            unpack::Member::File { bytes, executable } => Entry::from_bytes(bytes, executable),
+            unpack::Member::Symlink(target) => Entry::Symlink(target),
+        };
+        tree.files.insert(rel, entry);
+    }
+    tree
 }

@@ -9,6 +9,7 @@ use tar::{EntryType, Header};
 use zip::write::SimpleFileOptions;
 
 use super::*;
+use std::collections::BTreeMap;
 
 /// One tar member to build.
 struct M<'a> {
@@ -112,6 +113,10 @@ fn refused(name: &str, bytes: &[u8], limits: Limits) -> (Option<String>, Refusal
         [std::ffi::OsString::from(name)],
         "left behind: {left:?}"
     );
+    // Reading into memory refuses the same member for the same reason.
+    let in_memory = read(&tmp.path().join(name), limits).expect_err("read accepted it");
+    assert_eq!(in_memory.member, err.member, "{in_memory}");
+    assert_eq!(in_memory.reason.to_string(), err.reason.to_string());
     (err.member, err.reason)
 }
 
@@ -155,6 +160,28 @@ fn good_tar_gz() {
     assert_eq!(mode("setup.py"), 0o644);
     assert_eq!(mode("run.sh"), 0o755, "setuid dropped, exec kept");
     assert_eq!(mode("pkg"), 0o755);
+
+    // The same archive read into memory: the same members, nothing written.
+    let archive = tmp.path().join("x-1.0.tar.gz");
+    let read = read(&archive, Limits::default()).unwrap();
+    assert_eq!(read.unpacked, unpacked);
+    let file = |bytes: &[u8], executable| Member::File {
+        bytes: bytes.to_vec(),
+        executable,
+    };
+    assert_eq!(
+        read.members,
+        BTreeMap::from([
+            (
+                "x-1.0/LICENSE".to_owned(),
+                Member::Symlink("pkg/../setup.py".into())
+            ),
+            ("x-1.0/pkg/__init__.py".to_owned(), file(b"", false)),
+            ("x-1.0/pkg/up".to_owned(), Member::Symlink("..".into())),
+            ("x-1.0/run.sh".to_owned(), file(b"#!/bin/sh\n", true)),
+            ("x-1.0/setup.py".to_owned(), file(b"print(1)\n", false)),
+        ])
+    );
 }
 
 #[test]
@@ -625,7 +652,7 @@ fn adversarial_member_longer_than_declared() {
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("out");
     fs_err::create_dir(&dest).unwrap();
-    let mut ex = Extractor::new(Path::new("z-1.0.zip"), &dest, Limits::default());
+    let mut ex = Extractor::new(Path::new("z-1.0.zip"), Some(&dest), Limits::default());
     let err = ex
         .add_file(b"z-1.0/a", false, 3, &mut &b"abcdef"[..])
         .unwrap_err();
