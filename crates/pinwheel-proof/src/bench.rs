@@ -21,6 +21,7 @@ pub mod deb;
 pub mod index;
 pub mod requirements;
 pub mod verify;
+pub mod vet;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -33,13 +34,15 @@ use self::report::{Body, Section, Target};
 /// The comparisons, in the order they run and appear.
 /// `build-wheels` runs after `build-deb`, which makes any build chroot
 /// not cached yet: timed with a chroot missing, it would time making one.
-pub const COMPARISONS: [&str; 13] = [
+pub const COMPARISONS: [&str; 15] = [
     "first-command",
     "requirements",
     "verify",
     "verify-signature",
     "refresh-index",
     "sync-wheels",
+    "vet",
+    "vet-diff",
     "first-chroot",
     "build-deb",
     "build-deb-warm",
@@ -76,6 +79,9 @@ pub mod goals {
     pub const BUILD_DEB_WARM: &str =
         "warm `build-deb --target bookworm` (chroot cached) ≤ 1.5× a host `dpkg-buildpackage` of the same staged tree";
     pub const CHROOT_DISK: &str = "each cached build chroot < 600 MB";
+    pub const VET: &str =
+        "`vet` on the demo's pins with every sdist cached in ≤ 100 ms (whole process)";
+    pub const VET_DIFF: &str = "`vet diff` of two cached 1 MB sdists: the first line within 1 s";
     pub const FAULTS: &str = "Zero violations under fault injection";
 
     pub const FIRST_COMMAND: &str =
@@ -84,7 +90,7 @@ pub mod goals {
         "after changing one command module: `cargo xtask --help` rebuilds in ≤ 20 s";
 
     /// (comparison, goal) in report order.
-    pub const ALL: [(&str, &str); 18] = [
+    pub const ALL: [(&str, &str); 20] = [
         ("first-command", FIRST_COMMAND),
         ("first-command", REBUILD),
         ("requirements", REQUIREMENTS_TIME),
@@ -98,6 +104,8 @@ pub mod goals {
         ("verify-signature", SIGNATURE_GPGV),
         ("refresh-index", REFRESH),
         ("sync-wheels", SYNC),
+        ("vet", VET),
+        ("vet-diff", VET_DIFF),
         ("first-chroot", FIRST_CHROOT),
         ("build-deb-warm", BUILD_DEB_WARM),
         ("build-wheels", BUILD_WHEELS),
@@ -239,6 +247,8 @@ pub fn run(root: &Path, options: Options) -> anyhow::Result<()> {
             "refresh-index" => index::refresh_index(&ctx),
             "sync-wheels" => index::sync_wheels(&ctx),
             "build-wheels" => index::build_wheels_noop(&ctx),
+            "vet" => vet::vet(&ctx),
+            "vet-diff" => vet::vet_diff(&ctx),
             "first-chroot" => chroots::first_chroot(&ctx),
             "build-deb" => deb::build_deb(&ctx),
             "build-deb-warm" => deb::build_deb_warm(&ctx),

@@ -2,7 +2,10 @@
 //! (duct expressions); `alternate` runs every side once as a warm-up, then
 //! A B A B … so that a noisy neighbour hurts every side alike, and records
 //! the wall time of each run (`Instant` around the children).
+//! `alternate_streamed` does the same for commands whose output a person
+//! reads: it also stamps the first byte the last step writes on stdout.
 
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,9 @@ pub struct Side {
     pub label: String,
     pub steps: Vec<duct::Expression>,
     pub reset: Option<Reset>,
+    /// Exit codes that mean success for every step (`diff` exits 1 when
+    /// the files differ).
+    pub success: Vec<i32>,
 }
 
 impl Side {
@@ -25,7 +31,27 @@ impl Side {
             label: label.into(),
             steps,
             reset: None,
+            success: vec![0],
         }
+    }
+
+    /// The same side, taking these exit codes as success.
+    pub fn with_success(mut self, codes: &[i32]) -> Side {
+        self.success = codes.to_vec();
+        self
+    }
+
+    fn failed(&self, step: &duct::Expression, output: &std::process::Output) -> Option<String> {
+        let code = output.status.code();
+        if code.is_some_and(|c| self.success.contains(&c)) {
+            return None;
+        }
+        Some(format!(
+            "{} exited with {}: {}",
+            describe(step),
+            code.map_or("a signal".to_owned(), |c| c.to_string()),
+            last_line(&output.stderr)
+        ))
     }
 
     /// The same side with an untimed reset before every run.
@@ -48,19 +74,78 @@ impl Side {
                 .unchecked()
                 .run()
                 .map_err(|err| format!("{step:?}: {err}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "{} exited with {}: {}",
-                    describe(step),
-                    out.status
-                        .code()
-                        .map_or("a signal".to_owned(), |c| c.to_string()),
-                    last_line(&out.stderr)
-                ));
+            if let Some(reason) = self.failed(step, &out) {
+                return Err(reason);
             }
         }
         Ok(start.elapsed())
     }
+
+    /// Runs every step once, reading the last one's stdout as it comes:
+    /// the time from the start of the first step to the first byte on
+    /// that pipe, and to the end of the last step.
+    pub fn run_streamed(&self) -> Result<Streamed, String> {
+        if let Some(reset) = &self.reset {
+            reset()?;
+        }
+        let Some((last, before)) = self.steps.split_last() else {
+            return Err(format!("{}: no steps", self.label));
+        };
+        let start = Instant::now();
+        for step in before {
+            let out = step
+                .stdout_null()
+                .stderr_capture()
+                .unchecked()
+                .run()
+                .map_err(|err| format!("{step:?}: {err}"))?;
+            if let Some(reason) = self.failed(step, &out) {
+                return Err(reason);
+            }
+        }
+        let mut reader = last
+            .stderr_capture()
+            .unchecked()
+            .reader()
+            .map_err(|err| format!("{last:?}: {err}"))?;
+        let mut buf = vec![0u8; 64 << 10];
+        let mut first_byte = None;
+        let mut bytes = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|err| format!("reading the output of {}: {err}", describe(last)))?;
+            if n == 0 {
+                break;
+            }
+            first_byte.get_or_insert_with(|| start.elapsed());
+            bytes += n as u64;
+        }
+        let total = start.elapsed();
+        let out = reader
+            .try_wait()
+            .map_err(|err| format!("{last:?}: {err}"))?
+            .ok_or_else(|| format!("{} did not exit at the end of its output", describe(last)))?;
+        if let Some(reason) = self.failed(last, out) {
+            return Err(reason);
+        }
+        Ok(Streamed {
+            first_byte,
+            total,
+            bytes,
+        })
+    }
+}
+
+/// One run of a side whose output a person reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    /// From the start to the first byte on stdout; `None` for no output.
+    pub first_byte: Option<Duration>,
+    /// From the start to the end of the last step.
+    pub total: Duration,
+    /// How many bytes the last step wrote on stdout.
+    pub bytes: u64,
 }
 
 impl Side {
@@ -168,19 +253,70 @@ pub const SLOW_REPS: usize = 3;
 /// turn. A side that fails is dropped from later rounds and reported with
 /// its reason; the others go on.
 pub fn alternate(sides: &[Side], warmup: usize, reps: usize) -> Vec<Outcome> {
-    let mut samples: Vec<Result<Vec<Duration>, String>> =
-        sides.iter().map(|_| Ok(Vec::new())).collect();
+    alternate_with(sides, warmup, reps, Side::run_once, |d| *d)
+        .into_iter()
+        .map(outcome)
+        .collect()
+}
+
+/// [`alternate`] with [`Side::run_streamed`]: for each side, the time to
+/// the first byte of output and the time to the end, and the output's
+/// size in the last run. A side that wrote nothing has no first byte.
+pub fn alternate_streamed(
+    sides: &[Side],
+    warmup: usize,
+    reps: usize,
+) -> Vec<(Outcome, Outcome, Option<u64>)> {
+    alternate_with(sides, warmup, reps, Side::run_streamed, |s| s.total)
+        .into_iter()
+        .map(|slot| match slot {
+            Ok(runs) => {
+                let first: Option<Vec<Duration>> = runs.iter().map(|r| r.first_byte).collect();
+                let first = first.map_or_else(
+                    || Outcome::Failed("wrote nothing on stdout".to_owned()),
+                    |times| outcome(Ok(times)),
+                );
+                let total = outcome(Ok(runs.iter().map(|r| r.total).collect()));
+                (first, total, runs.last().map(|r| r.bytes))
+            }
+            Err(reason) => (
+                Outcome::Failed(reason.clone()),
+                Outcome::Failed(reason),
+                None,
+            ),
+        })
+        .collect()
+}
+
+fn outcome(slot: Result<Vec<Duration>, String>) -> Outcome {
+    match slot {
+        Ok(times) => Stats::of(&times)
+            .map_or_else(|| Outcome::Failed("no runs".to_owned()), Outcome::Measured),
+        Err(reason) => Outcome::Failed(reason),
+    }
+}
+
+/// The loop of [`alternate`]: `run` once per side per round, `wall` the
+/// run's wall time (for the slow-round limit).
+fn alternate_with<T>(
+    sides: &[Side],
+    warmup: usize,
+    reps: usize,
+    run: impl Fn(&Side) -> Result<T, String>,
+    wall: impl Fn(&T) -> Duration,
+) -> Vec<Result<Vec<T>, String>> {
+    let mut samples: Vec<Result<Vec<T>, String>> = sides.iter().map(|_| Ok(Vec::new())).collect();
     let mut rounds = warmup + reps;
     let mut round = 0;
     while round < rounds {
         let mut slowest = Duration::ZERO;
         for (side, slot) in sides.iter().zip(samples.iter_mut()) {
             let Ok(times) = slot else { continue };
-            match side.run_once() {
-                Ok(elapsed) => {
-                    slowest = slowest.max(elapsed);
+            match run(side) {
+                Ok(sample) => {
+                    slowest = slowest.max(wall(&sample));
                     if round >= warmup {
-                        times.push(elapsed);
+                        times.push(sample);
                     }
                 }
                 Err(reason) => *slot = Err(reason),
@@ -194,13 +330,6 @@ pub fn alternate(sides: &[Side], warmup: usize, reps: usize) -> Vec<Outcome> {
         round += 1;
     }
     samples
-        .into_iter()
-        .map(|slot| match slot {
-            Ok(times) => Stats::of(&times)
-                .map_or_else(|| Outcome::Failed("no runs".to_owned()), Outcome::Measured),
-            Err(reason) => Outcome::Failed(reason),
-        })
-        .collect()
 }
 
 /// A short name for a step: its program's file name.
@@ -295,6 +424,40 @@ mod tests {
                     reason.contains("sh exited with 3: broken pipe dream"),
                     "{reason}"
                 )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn streamed_runs_stamp_the_first_byte_and_accept_given_codes() {
+        let writes = Side::new(
+            "sh",
+            vec![
+                duct::cmd!("true"),
+                duct::cmd!("sh", "-c", "printf abc; printf de; exit 1"),
+            ],
+        );
+        let failed = writes.run_streamed().unwrap_err();
+        assert!(failed.contains("sh exited with 1"), "{failed}");
+        let run = writes.clone().with_success(&[0, 1]).run_streamed().unwrap();
+        assert_eq!(run.bytes, 5);
+        let first = run.first_byte.unwrap();
+        assert!(first <= run.total, "{run:?}");
+
+        let silent = Side::new("true", vec![duct::cmd!("true")]);
+        assert_eq!(silent.run_streamed().unwrap().first_byte, None);
+
+        let out = alternate_streamed(&[writes.with_success(&[0, 1]), silent], 1, 2);
+        match &out[0] {
+            (Outcome::Measured(f), Outcome::Measured(t), Some(5)) => {
+                assert_eq!((f.runs, t.runs), (2, 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        match &out[1] {
+            (Outcome::Failed(why), Outcome::Measured(_), Some(0)) => {
+                assert_eq!(why, "wrote nothing on stdout")
             }
             other => panic!("{other:?}"),
         }

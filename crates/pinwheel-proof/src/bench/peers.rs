@@ -2,7 +2,7 @@
 //! export plugin, pip) go into a throwaway virtual environment inside the
 //! bench's work directory, made with the target interpreter and filled
 //! from the package index by pip; system tools (gpg, gpgv, sqv, sha256sum,
-//! openssl) are used as installed. Each peer's version, or why it is
+//! openssl, tar, diff) are used as installed. Each peer's version, or why it is
 //! missing, goes into BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
@@ -68,6 +68,8 @@ impl Peers {
             ("sha256sum", vec!["--version"]),
             ("openssl", vec!["version"]),
             ("dpkg-buildpackage", vec!["--version"]),
+            ("tar", vec!["--version"]),
+            ("diff", vec!["--version"]),
         ] {
             versions.push((name.to_owned(), version(Path::new(name), &args)));
         }
