@@ -457,6 +457,11 @@ fn a_reupload_at_an_audited_version_is_not_covered() {
             "cargo xtask vet diff async-timeout 5.0.1 5.0.1 --from-sha256 {} --to-sha256 {new_sha}",
             sha(V501)
         ),
+        // The printed certify names FROM's sdist too (two are recorded).
+        format!(
+            "cargo xtask vet certify async-timeout 5.0.1 5.0.1 --criteria safe-to-deploy --from-sha256 {} --sha256 {new_sha}\n",
+            sha(V501)
+        ),
     ] {
         assert!(vet.stdout.contains(&want), "{want:?} not in {vet:#?}");
     }
