@@ -382,6 +382,25 @@ fn an_upgrade_in_the_lock_fails_vet_with_the_commands_and_certify_closes_it() {
 }
 
 #[test]
+fn certify_writes_the_pinned_spelling_of_the_version() {
+    let repo = Repo::new();
+    repo.xtask(&[
+        "vet",
+        "certify",
+        "Async_Timeout",
+        "5.0.1.0",
+        "--criteria",
+        "safe-to-run",
+        "--who",
+        "B <b@example.org>",
+    ])
+    .ok();
+    let audits = repo.read(&format!("{SC}/audits.toml"));
+    assert!(audits.contains("version = \"5.0.1\"\n"), "{audits}");
+    assert!(!audits.contains("5.0.1.0"), "{audits}");
+}
+
+#[test]
 fn certify_writes_the_same_file_whatever_the_order() {
     let mut texts = Vec::new();
     for order in [[0, 1], [1, 0]] {
