@@ -401,6 +401,21 @@ fn certify_writes_the_pinned_spelling_of_the_version() {
 }
 
 #[test]
+fn update_imports_offline_refuses_a_url_import_and_writes_nothing() {
+    let repo = Repo::new();
+    repo.append(
+        &format!("{SC}/config.toml"),
+        "\n[imports.org]\nurl = \"https://example.invalid/audits.toml\"\n",
+    );
+    let before = repo.supply_chain();
+    repo.xtask(&["vet", "--offline", "--update-imports"]).fails(
+        2,
+        &["imports.org: https://example.invalid/audits.toml cannot be fetched with --offline"],
+    );
+    assert_eq!(repo.supply_chain(), before);
+}
+
+#[test]
 fn certify_writes_the_same_file_whatever_the_order() {
     let mut texts = Vec::new();
     for order in [[0, 1], [1, 0]] {
