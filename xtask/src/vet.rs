@@ -81,14 +81,14 @@ impl Args {
             Some(Sub::Init) => files::init(root),
             None => {
                 let config = Config::load(root)?;
-                if self.update_imports {
-                    files::update_imports(root)?;
-                }
                 let network = if self.offline {
                     sources::Network::Offline
                 } else {
                     sources::Network::Allowed
                 };
+                if self.update_imports {
+                    files::update_imports(root, network)?;
+                }
                 check(&config, network, self.verbose)
             }
         }

@@ -15,7 +15,9 @@
 //! `b`). Lines are compared byte for byte: only `\n` ends a line, so a CRLF
 //! file diffs as itself and a `\r` change is a changed line. A last line
 //! without a newline is followed by `\ No newline at end of file`, as GNU
-//! diff writes it. A binary is one line with its size and sha256 (both
+//! diff writes it. Lines are written through [`visible`]: control and
+//! bidirectional characters from the sdist are shown escaped, never sent
+//! to the terminal. A binary is one line with its size and sha256 (both
 //! sides' when both are binary); a symbolic link is one line with its
 //! target. When a path changes kind (text to binary, link to text), the
 //! text side is diffed against nothing and the other side gets its line.
@@ -31,6 +33,7 @@
 //! [`line_count`] is the review size: the number of `+` and `-` lines
 //! [`write_diff`] writes for the same trees.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::time::{Duration, Instant};
@@ -321,11 +324,47 @@ fn hunk_range(start: usize, end: usize) -> String {
 
 fn write_line(out: &mut impl Write, tag: u8, line: &str) -> io::Result<()> {
     out.write_all(&[tag])?;
-    out.write_all(line.as_bytes())?;
+    out.write_all(visible(line).as_bytes())?;
     if !line.ends_with('\n') {
         out.write_all(b"\n\\ No newline at end of file\n")?;
     }
     Ok(())
+}
+
+/// A line as a terminal must show it: control characters (but a tab, the
+/// final `\n` and a `\r` just before it) and Unicode bidirectional
+/// controls written as `\x1b` / `\u{202e}`, so that text from an sdist
+/// cannot move the cursor, recolour or conceal text (ESC sequences pass
+/// `less -R`), or reorder what the reviewer reads ("Trojan Source").
+pub fn visible(line: &str) -> Cow<'_, str> {
+    let (body, end) = match line.strip_suffix("\r\n") {
+        Some(body) => (body, "\r\n"),
+        None => match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        },
+    };
+    if !body.chars().any(hidden) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in body.chars() {
+        if !hidden(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    out.push_str(end);
+    Cow::Owned(out)
+}
+
+/// Whether [`visible`] escapes `c`.
+pub fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The coarse diff: the common prefix and suffix, then the lines present

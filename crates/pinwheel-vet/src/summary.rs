@@ -258,7 +258,8 @@ fn executable_or_binary(path: &str, old: Option<&Entry>, new: &Entry, out: &mut 
 
 /// A line trimmed and cut to [`QUOTE_CHARS`] characters.
 fn quote(line: &str) -> String {
-    let line = line.trim();
+    let line = crate::diff::visible(line.trim()).into_owned();
+    let line = line.as_str();
     match line.char_indices().nth(QUOTE_CHARS) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
         None => line.to_owned(),

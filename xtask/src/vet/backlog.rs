@@ -293,7 +293,7 @@ impl Report {
                     );
                     let _ = writeln!(
                         out,
-                        "    cargo xtask vet certify {} {} {} --criteria {criteria}{}",
+                        "    cargo xtask vet certify {} {} {} --criteria {criteria}{from_flag}{}",
                         node.name,
                         from.version,
                         node.version,

@@ -91,8 +91,10 @@ impl Args {
             .filter(|p| self.sha256.is_none_or(|s| s == p.sha256))
             .collect();
         let to = match pinned.as_slice() {
+            // The pin's spelling ("3.20", not "3.20.0"): equal per PEP
+            // 440, and the file reads as the pins do whatever was typed.
             [one] => Side {
-                version: version.clone(),
+                version: one.version.clone(),
                 sha256: one.sha256,
                 known_as: vec![format!(
                     "pinned by {}",

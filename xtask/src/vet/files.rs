@@ -240,8 +240,8 @@ impl Known {
 /// each path import, refuses one that is not a valid audits file, shows
 /// the change against the reviewed copy, then writes the copies and
 /// `imports.lock`. Copies and lock entries of imports no longer configured
-/// are removed.
-pub fn update_imports(root: &Path) -> anyhow::Result<()> {
+/// are removed. Offline, a URL import is refused (nothing is written).
+pub fn update_imports(root: &Path, network: super::sources::Network) -> anyhow::Result<()> {
     let _lock = RepoLock::acquire(root)?;
     let config = read_config(root)?;
     let old_lock = read_lock(root)?;
@@ -251,6 +251,10 @@ pub fn update_imports(root: &Path) -> anyhow::Result<()> {
     for (name, import) in &config.value.imports {
         let copy_rel = format!("{IMPORTS_DIR}/{name}.toml");
         let bytes = match &import.source {
+            ImportSource::Url(url) if network == super::sources::Network::Offline => bail!(
+                "{}: imports.{name}: {url} cannot be fetched with --offline",
+                label(CONFIG)
+            ),
             ImportSource::Url(url) => fetch_import(name, url)?,
             ImportSource::Path(path) => fs_err::read(root.join(path))
                 .with_context(|| format!("{}: imports.{name}", label(CONFIG)))?,

@@ -382,6 +382,40 @@ fn an_upgrade_in_the_lock_fails_vet_with_the_commands_and_certify_closes_it() {
 }
 
 #[test]
+fn certify_writes_the_pinned_spelling_of_the_version() {
+    let repo = Repo::new();
+    repo.xtask(&[
+        "vet",
+        "certify",
+        "Async_Timeout",
+        "5.0.1.0",
+        "--criteria",
+        "safe-to-run",
+        "--who",
+        "B <b@example.org>",
+    ])
+    .ok();
+    let audits = repo.read(&format!("{SC}/audits.toml"));
+    assert!(audits.contains("version = \"5.0.1\"\n"), "{audits}");
+    assert!(!audits.contains("5.0.1.0"), "{audits}");
+}
+
+#[test]
+fn update_imports_offline_refuses_a_url_import_and_writes_nothing() {
+    let repo = Repo::new();
+    repo.append(
+        &format!("{SC}/config.toml"),
+        "\n[imports.org]\nurl = \"https://example.invalid/audits.toml\"\n",
+    );
+    let before = repo.supply_chain();
+    repo.xtask(&["vet", "--offline", "--update-imports"]).fails(
+        2,
+        &["imports.org: https://example.invalid/audits.toml cannot be fetched with --offline"],
+    );
+    assert_eq!(repo.supply_chain(), before);
+}
+
+#[test]
 fn certify_writes_the_same_file_whatever_the_order() {
     let mut texts = Vec::new();
     for order in [[0, 1], [1, 0]] {
@@ -455,6 +489,11 @@ fn a_reupload_at_an_audited_version_is_not_covered() {
         "smallest review: diff of async-timeout 5.0.1 -> 5.0.1: 0 lines".to_owned(),
         format!(
             "cargo xtask vet diff async-timeout 5.0.1 5.0.1 --from-sha256 {} --to-sha256 {new_sha}",
+            sha(V501)
+        ),
+        // The printed certify names FROM's sdist too (two are recorded).
+        format!(
+            "cargo xtask vet certify async-timeout 5.0.1 5.0.1 --criteria safe-to-deploy --from-sha256 {} --sha256 {new_sha}\n",
             sha(V501)
         ),
     ] {

@@ -184,6 +184,26 @@ fn crlf_is_shown_as_it_is() {
 }
 
 #[test]
+fn terminal_controls_and_bidi_are_shown_escaped() {
+    // ESC[8m conceals the rest of the line under `less -R`; a bare CR
+    // overwrites it on a terminal; U+202E reorders it (Trojan Source).
+    let to = tree([(
+        "m.py",
+        text("ok = 1\r\nx = 1 \x1b[8mos.system('sh')\x1b[0m\ny = 2\rz\n# \u{202e}txet\n"),
+    )]);
+    let shown = render(&empty(), &to);
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\u{202e}'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("+ok = 1\r\n"), "CRLF kept: {shown:?}");
+    assert!(shown.contains("+x = 1 \\x1b[8mos.system('sh')\\x1b[0m\n"));
+    assert!(shown.contains("+y = 2\\x0dz\n"));
+    assert!(shown.contains("+# \\u{202e}txet\n"));
+    assert_eq!(plus_minus_lines(&shown), line_count(&empty(), &to));
+}
+
+#[test]
 fn hunk_ranges_follow_gnu() {
     assert_eq!(hunk_range(0, 0), "0,0");
     assert_eq!(hunk_range(1, 1), "1,0"); // `diff -U0`: an insertion after line 1

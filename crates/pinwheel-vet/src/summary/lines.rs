@@ -39,6 +39,13 @@ pub(super) fn flags(line: &str) -> Option<String> {
     if run > LONG_RUN {
         why.push(format!("base64/hex-like run of {run} characters"));
     }
+    if line
+        .trim_end_matches(['\n', '\r'])
+        .chars()
+        .any(crate::diff::hidden)
+    {
+        why.push("control or bidirectional character".to_owned());
+    }
     for name in NAMES {
         if mentions(line, name) {
             why.push(name.to_owned());

@@ -287,3 +287,18 @@ fn rendered_in_fixed_groups_with_a_cap() {
     assert_eq!(lines[37], "  … and 6 more");
     assert_eq!(lines.len(), 38);
 }
+
+#[test]
+fn control_and_bidi_characters_are_flagged_and_quoted_escaped() {
+    let to = tree([(
+        "demo/x.py",
+        text("a = 1  # \x1b[8mhidden\nb = '\u{202e}'\n"),
+    )]);
+    assert_eq!(
+        found(&empty(), &to),
+        [
+            "Line demo/x.py:1: control or bidirectional character: a = 1  # \\x1b[8mhidden",
+            "Line demo/x.py:2: control or bidirectional character: b = '\\u{202e}'",
+        ]
+    );
+}
