@@ -99,6 +99,7 @@ impl Args {
 /// 1) after the list of missing reviews on stdout.
 pub fn check(config: &Config, network: sources::Network, verbose: bool) -> anyhow::Result<()> {
     let store = files::load(&config.root)?;
+    files::check_policies(config, &store)?;
     let pinned = pins::collect(config)?;
     let decision_pins = pins::for_decision(&store.config().value, &pinned);
     for warning in pinwheel_vet::warnings(&store, &decision_pins) {
@@ -106,7 +107,7 @@ pub fn check(config: &Config, network: sources::Network, verbose: bool) -> anyho
     }
     let decided = pinwheel_vet::decide(&store, &decision_pins);
     let report = backlog::Report::new(config, &store, &pinned, &decided, network)?;
-    print!("{}", report.render(verbose));
+    print!("{}", visible_text(&report.render(verbose)));
     if report.ok() {
         return Ok(());
     }
@@ -155,6 +156,7 @@ pub fn report_added(config: &Config, before: &BTreeSet<pinwheel_vet::Node>) {
         let body = report.render(false);
         // The tally line counts only the new gaps: say so instead.
         let body = body.split_once('\n').map_or("", |(_, rest)| rest);
+        let body = visible_text(body);
         println!(
             "\nvet: this update adds {} unvetted sdist{} (backlog +{}):{body}",
             decided.len(),
@@ -166,4 +168,14 @@ pub fn report_added(config: &Config, before: &BTreeSet<pinwheel_vet::Node>) {
     if let Err(err) = run() {
         eprintln!("warning: vet: {err:#}");
     }
+}
+
+/// `text` with every control and bidirectional character but `\n` and
+/// `\t` written as an escape (`pinwheel_vet::diff::visible`), line by
+/// line: names, notes and imported text reach the terminal as text,
+/// never as cursor movements, colours or reordering.
+pub fn visible_text(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(pinwheel_vet::diff::visible)
+        .collect()
 }

@@ -197,7 +197,7 @@ impl Args {
         if let Some(notes) = &entry.notes {
             shown.push_str(&format!("  notes: {notes}\n"));
         }
-        print!("{shown}");
+        print!("{}", super::visible_text(&shown));
         if !self.yes && std::io::stdin().is_terminal() && !confirm()? {
             bail!("not certified: nothing written");
         }
@@ -214,6 +214,8 @@ impl Args {
         fs_err::create_dir_all(fresh::parent_dir(&path))?;
         fresh::write_atomic(&path, text.as_bytes())?;
         println!("recorded in {}: audits.{name}", files::label(files::AUDITS));
+        drop(_lock);
+        still_missing(&config, &name, &to);
         Ok(())
     }
 }
@@ -261,5 +263,34 @@ fn git_identity(root: &Path) -> anyhow::Result<String> {
     match (get("user.name"), get("user.email")) {
         (Some(name), Some(email)) => Ok(format!("{name} <{email}>")),
         _ => bail!("--who \"Name <email>\" is needed (git has no user.name and user.email here)"),
+    }
+}
+
+/// After a certification: if the pin is still not vetted (FROM itself not
+/// vetted, or criteria weaker than the policy asks), say why — the audit
+/// is recorded either way.
+fn still_missing(config: &Config, name: &PackageName, to: &Side) {
+    let check = || -> anyhow::Result<Option<String>> {
+        let store = files::load(&config.root)?;
+        let pinned = super::pins::collect(config)?;
+        let pins = super::pins::for_decision(&store.config().value, &pinned);
+        let decided = pinwheel_vet::decide(&store, &pins);
+        Ok(decided
+            .into_iter()
+            .find(|(p, _)| &p.node.name == name && p.node.sha256 == to.sha256)
+            .and_then(|(pin, verdict)| match verdict {
+                pinwheel_vet::Verdict::Vetted(_) => None,
+                other => Some(format!(
+                    "{} is still not vetted (the policy asks {}): {}",
+                    pin.node,
+                    pin.required.iter().cloned().collect::<Vec<_>>().join(", "),
+                    other.describe()
+                )),
+            }))
+    };
+    match check() {
+        Ok(Some(note)) => println!("note: {}", super::visible_text(&note)),
+        Ok(None) => {}
+        Err(err) => eprintln!("warning: vet: {err:#}"),
     }
 }

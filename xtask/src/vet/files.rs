@@ -275,9 +275,12 @@ pub fn update_imports(root: &Path, network: super::sources::Network) -> anyhow::
             eprintln!("import {name}: unchanged (sha256 {sha})");
         } else {
             let old = read_optional(&dir.join(&copy_rel))?.unwrap_or_default();
-            print!("{}", fresh::unified_diff(&old, &text, &label(&copy_rel)));
+            print!(
+                "{}",
+                super::visible_text(&fresh::unified_diff(&old, &text, &label(&copy_rel)))
+            );
             eprintln!(
-                "import {name}: {} → sha256 {sha}; review the change above",
+                "import {name}: {} → sha256 {sha}, pinned; the change is above: review it before you commit",
                 old_lock
                     .imports
                     .get(name)
@@ -311,7 +314,12 @@ pub fn update_imports(root: &Path, network: super::sources::Network) -> anyhow::
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let is_copy = path.extension().is_some_and(|e| e == "toml");
-            if is_copy && !config.value.imports.contains_key(&stem) {
+            // A path import may live here itself: never remove a source.
+            let is_source = config.value.imports.values().any(|i| match &i.source {
+                ImportSource::Path(p) => same_file(&root.join(p), &path),
+                ImportSource::Url(_) => false,
+            });
+            if is_copy && !is_source && !config.value.imports.contains_key(&stem) {
                 fs_err::remove_file(&path)?;
                 eprintln!("import {stem}: no longer configured; removed its copy");
             }
@@ -418,4 +426,29 @@ fn pinwheel_vet_key(name: &str) -> String {
     } else {
         toml_string(name)
     }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs_err::canonicalize(a), fs_err::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Every `[policy.NAME]` names a configured application: a misspelt one
+/// would leave the real application on the default criteria.
+pub fn check_policies(config: &Config, store: &Store) -> anyhow::Result<()> {
+    for name in store.config().value.policy.keys() {
+        if !config.apps.contains_key(name) {
+            let known: Vec<&str> = config.apps.keys().map(String::as_str).collect();
+            bail!(
+                "{}: policy.{name}: no application {name} in {} (applications: {}); \
+                 its criteria would apply to nothing",
+                label(CONFIG),
+                crate::config::CONFIG_PATH,
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
 }

@@ -746,6 +746,24 @@ fn adversarial_vet_bad_input_writes_nothing() {
     }
     repo.write(&audits, &pristine_audits);
 
+    // A policy for an application that does not exist (a misspelt name
+    // would leave the real one on the default criteria).
+    repo.write(
+        &config,
+        &pristine_config.replace("[policy.pinwheel-demo]", "[policy.pinwheel-dmo]"),
+    );
+    let before = repo.supply_chain();
+    repo.xtask(&["vet", "--offline"]).fails(
+        2,
+        &[
+            "packaging/supply-chain/config.toml",
+            "policy.pinwheel-dmo",
+            "no application",
+        ],
+    );
+    assert_eq!(repo.supply_chain(), before);
+    repo.write(&config, &pristine_config);
+
     // An import URL that is not https.
     repo.write(
         &config,
@@ -814,4 +832,57 @@ fn adversarial_vet_bad_input_writes_nothing() {
     repo.xtask(&["vet", "diff", "async-timeout", "5.0.1", "not-a-version"])
         .fails(2, &["\"not-a-version\" is not a PEP 440 version"]);
     assert_eq!(repo.supply_chain(), before);
+}
+
+#[test]
+fn certify_says_when_the_audit_does_not_close_the_gap() {
+    let repo = Repo::new();
+    repo.replace_exemption("");
+    let run = repo.xtask(&[
+        "vet",
+        "certify",
+        "async-timeout",
+        "5.0.1",
+        "--criteria",
+        "safe-to-run",
+        "--who",
+        "X <x@example.org>",
+    ]);
+    run.ok();
+    assert!(
+        run.stdout.contains("note: async-timeout 5.0.1 is still not vetted (the policy asks safe-to-deploy): missing safe-to-deploy"),
+        "{run:#?}"
+    );
+    assert!(repo
+        .read(&format!("{SC}/audits.toml"))
+        .contains("criteria = \"safe-to-run\""));
+}
+
+#[test]
+fn text_from_an_import_reaches_the_terminal_escaped() {
+    let repo = Repo::new();
+    let friend = "vendor/friend/audits.toml";
+    repo.write(
+        friend,
+        &format!(
+            "[[audits.async-timeout]]\nwho = \"F\\u001b[8m hidden\\u001b[0m \u{202e}evil\"\ncriteria = \"safe-to-deploy\"\n\
+             version = \"5.0.1\"\nsha256 = \"{}\"\n",
+            sha(V501)
+        ),
+    );
+    repo.replace_exemption("");
+    repo.append(
+        &format!("{SC}/config.toml"),
+        &format!("\n[imports.friend]\npath = \"{friend}\"\n"),
+    );
+    let update = repo.xtask(&["vet", "--offline", "--verbose", "--update-imports"]);
+    update.ok();
+    for out in [&update.stdout, &update.stderr] {
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{202e}'),
+            "{update:#?}"
+        );
+    }
+    assert!(update.stdout.contains("\\u{202e}evil"), "{update:#?}");
+    assert!(update.stdout.contains("by F\\x1b[8m hidden"), "{update:#?}");
 }
