@@ -160,18 +160,20 @@ pub enum Refusal {
 /// Unpacks `archive` into `dest` (which must not exist), choosing the
 /// format by the file name's extension.
 pub fn unpack(archive: &Path, dest: &Path, limits: Limits) -> Result<Unpacked, ArchiveError> {
+    unpack_as(archive, format_of(archive)?, dest, limits)
+}
+
+/// The format an archive's file name says, or [`Refusal::UnknownFormat`].
+fn format_of(archive: &Path) -> Result<SdistFormat, ArchiveError> {
     let name = archive
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let Some(format) = SdistFormat::of(name) else {
-        return Err(ArchiveError {
-            archive: archive.to_owned(),
-            member: None,
-            reason: Refusal::UnknownFormat,
-        });
-    };
-    unpack_as(archive, format, dest, limits)
+    SdistFormat::of(name).ok_or_else(|| ArchiveError {
+        archive: archive.to_owned(),
+        member: None,
+        reason: Refusal::UnknownFormat,
+    })
 }
 
 /// Unpacks `archive` as `format` into `dest` (which must not exist). On
@@ -246,17 +248,7 @@ pub struct Members {
 /// what a reader of the sources (`vet diff`) needs without a thousand file
 /// creations. The format is chosen by the file name's extension.
 pub fn read(archive: &Path, limits: Limits) -> Result<Members, ArchiveError> {
-    let name = archive
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let Some(format) = SdistFormat::of(name) else {
-        return Err(ArchiveError {
-            archive: archive.to_owned(),
-            member: None,
-            reason: Refusal::UnknownFormat,
-        });
-    };
+    let format = format_of(archive)?;
     let mut out = Extractor::new(archive, None, limits);
     walk(&mut out, format)?;
     let unpacked = out.finish()?;

@@ -326,7 +326,7 @@ fn an_upgrade_in_the_lock_fails_vet_with_the_commands_and_certify_closes_it() {
         .count() as u64;
     assert_eq!(plus_minus, lines, "the diff shown is the size claimed");
 
-    let certify = repo.xtask(&[
+    let certify_args = [
         "vet",
         "certify",
         "async-timeout",
@@ -338,7 +338,8 @@ fn an_upgrade_in_the_lock_fails_vet_with_the_commands_and_certify_closes_it() {
         "Test Reviewer <reviewer@example.org>",
         "--notes",
         "Read the whole diff.",
-    ]);
+    ];
+    let certify = repo.xtask(&certify_args);
     certify.ok();
     assert!(
         certify
@@ -364,19 +365,7 @@ fn an_upgrade_in_the_lock_fails_vet_with_the_commands_and_certify_closes_it() {
         "{vet:#?}"
     );
     // The same certification again is refused; the file is unchanged.
-    let again = repo.xtask(&[
-        "vet",
-        "certify",
-        "async-timeout",
-        "5.0.0",
-        "5.0.1",
-        "--criteria",
-        "safe-to-deploy",
-        "--who",
-        "Test Reviewer <reviewer@example.org>",
-        "--notes",
-        "Read the whole diff.",
-    ]);
+    let again = repo.xtask(&certify_args);
     assert_ne!(again.code, 0, "{again:#?}");
     assert_eq!(repo.read(&format!("{SC}/audits.toml")), audits);
 }
