@@ -5,10 +5,16 @@
 //!
 //! Four groups, in this order:
 //! 1. **Runs at build or install time**: the root `setup.py`, `setup.cfg`,
-//!    `pyproject.toml` and `build.py`; `*.pth`, `sitecustomize.py` and
-//!    `usercustomize.py` anywhere (Python runs them at start-up once
-//!    installed); the in-tree build backend (the module `build-backend`
-//!    names, under a `backend-path` directory); changes of
+//!    `pyproject.toml` and `build.py`; the root build hooks of hatchling
+//!    (`hatch_build.py`) and pdm-backend (`pdm_build.py`); the root
+//!    `build.rs` and `Cargo.toml` (maturin, setuptools-rust);
+//!    `CMakeLists.txt` (scikit-build-core) and `meson.build` (meson-python)
+//!    anywhere, as CMake and Meson read them from subdirectories too;
+//!    `*.pth`, `sitecustomize.py` and `usercustomize.py` anywhere (Python
+//!    runs them at start-up once installed); the in-tree build backend
+//!    (the module `build-backend` names, under a `backend-path` directory)
+//!    and every other `.py` under a `backend-path` directory (the backend
+//!    can import it); changes of
 //!    `[build-system] build-backend` and `backend-path`, old → new; a
 //!    `pyproject.toml` that is not valid TOML. `conftest.py` is not one:
 //!    installing never runs tests.
@@ -184,7 +190,7 @@ impl Findings {
 }
 
 /// Why a file runs at build or install time, if it does.
-fn runs_at_build(path: &str, backend: &[String]) -> Option<&'static str> {
+fn runs_at_build(path: &str, backend: &deps::Backend) -> Option<&'static str> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let at_root = !path.contains('/');
     match name {
@@ -192,13 +198,25 @@ fn runs_at_build(path: &str, backend: &[String]) -> Option<&'static str> {
         "setup.cfg" if at_root => Some("setuptools reads it at build time"),
         "pyproject.toml" if at_root => Some("chooses the build backend and its requirements"),
         "build.py" if at_root => Some("a build script"),
+        "hatch_build.py" if at_root => Some("hatchling runs it as a custom build hook"),
+        "pdm_build.py" if at_root => Some("pdm-backend runs it as a build hook"),
+        "build.rs" if at_root => Some("cargo runs it when maturin or setuptools-rust builds"),
+        "Cargo.toml" if at_root => Some(
+            "cargo reads it when maturin or setuptools-rust builds (build script, dependencies)",
+        ),
+        "CMakeLists.txt" => Some("CMake runs it when scikit-build-core builds"),
+        "meson.build" => Some("Meson runs it when meson-python builds"),
         "sitecustomize.py" | "usercustomize.py" => Some("Python runs it at start-up"),
         _ if name.ends_with(".pth") => Some("a .pth file: site runs its import lines at start-up"),
         _ if backend
+            .modules
             .iter()
             .any(|b| path == b || path.starts_with(&format!("{b}/"))) =>
         {
             Some("the in-tree build backend")
+        }
+        _ if name.ends_with(".py") && backend.dirs.iter().any(|d| path.starts_with(d.as_str())) => {
+            Some("under backend-path: the in-tree build backend can import it")
         }
         _ => None,
     }

@@ -138,6 +138,7 @@ fn build_system_changes_show_old_and_new() {
         found(&from, &to),
         [
             "RunsAtBuild _build/backend.py: the in-tree build backend; added",
+            "RunsAtBuild _build/other.py: under backend-path: the in-tree build backend can import it; added",
             "RunsAtBuild pyproject.toml: [build-system] backend-path: (none) → [\"_build\"]",
             "RunsAtBuild pyproject.toml: [build-system] build-backend: \"setuptools.build_meta\" → \"backend:api\"",
             "RunsAtBuild pyproject.toml: chooses the build backend and its requirements; changed, +4 −3 lines",
@@ -146,6 +147,77 @@ fn build_system_changes_show_old_and_new() {
             "Dependency pyproject.toml: [project] dependencies changed: b>=1 → b>=2",
             "Dependency pyproject.toml: [project] dependencies removed: a",
         ]
+    );
+}
+
+#[test]
+fn build_hooks_and_native_build_files_are_flagged_where_their_tool_reads_them() {
+    let to = tree([
+        ("hatch_build.py", text("x = 1\n")),
+        ("pdm_build.py", text("x = 1\n")),
+        ("build.rs", text("fn main() {}\n")),
+        ("Cargo.toml", text("[package]\n")),
+        ("CMakeLists.txt", text("project(x)\n")),
+        ("src/ext/CMakeLists.txt", text("add_library(x)\n")),
+        ("meson.build", text("project('x')\n")),
+        ("src/meson.build", text("py.install_sources()\n")),
+        // Not read by a build tool where they are.
+        ("pkg/hatch_build.py", text("x = 1\n")),
+        ("tests/pdm_build.py", text("x = 1\n")),
+        ("src/build.rs", text("fn main() {}\n")),
+        ("crates/core/Cargo.toml", text("[package]\n")),
+        ("cmake/CMakeLists.txt.in", text("project(x)\n")),
+        ("docs/meson.build.md", text("x\n")),
+    ]);
+    assert_eq!(
+        found(&empty(), &to),
+        [
+            "RunsAtBuild CMakeLists.txt: CMake runs it when scikit-build-core builds; added",
+            "RunsAtBuild Cargo.toml: cargo reads it when maturin or setuptools-rust builds (build script, dependencies); added",
+            "RunsAtBuild build.rs: cargo runs it when maturin or setuptools-rust builds; added",
+            "RunsAtBuild hatch_build.py: hatchling runs it as a custom build hook; added",
+            "RunsAtBuild meson.build: Meson runs it when meson-python builds; added",
+            "RunsAtBuild pdm_build.py: pdm-backend runs it as a build hook; added",
+            "RunsAtBuild src/ext/CMakeLists.txt: CMake runs it when scikit-build-core builds; added",
+            "RunsAtBuild src/meson.build: Meson runs it when meson-python builds; added",
+        ]
+    );
+}
+
+#[test]
+fn every_module_under_backend_path_is_flagged_and_nothing_outside_it() {
+    let pyproject = text(
+        "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"_build\", \"./tools/\"]\n",
+    );
+    let from = tree([("pyproject.toml", pyproject.clone())]);
+    let to = tree([
+        ("pyproject.toml", pyproject.clone()),
+        ("_build/backend.py", text("import helper\n")),
+        ("_build/helper.py", text("x = 1\n")),
+        ("tools/deep/mod.py", text("x = 1\n")),
+        ("_build/README.txt", text("x\n")),
+        ("_buildx/helper.py", text("x = 1\n")),
+        ("pkg/helper.py", text("x = 1\n")),
+    ]);
+    let under = "under backend-path: the in-tree build backend can import it; added";
+    assert_eq!(
+        found(&from, &to),
+        [
+            "RunsAtBuild _build/backend.py: the in-tree build backend; added".to_owned(),
+            format!("RunsAtBuild _build/helper.py: {under}"),
+            format!("RunsAtBuild tools/deep/mod.py: {under}"),
+        ]
+    );
+    // Without backend-path, the backend is installed, not in the tree.
+    let plain = text("[build-system]\nrequires = []\nbuild-backend = \"backend\"\n");
+    let to = tree([
+        ("pyproject.toml", plain.clone()),
+        ("_build/helper.py", text("x = 1\n")),
+        ("backend.py", text("x = 1\n")),
+    ]);
+    assert_eq!(
+        found(&tree([("pyproject.toml", plain)]), &to),
+        Vec::<String>::new()
     );
 }
 
