@@ -27,12 +27,22 @@
 //!    or changed (size, sha256), a symbolic link added or retargeted.
 //! 4. **Lines not to miss**: added lines of text files that are longer than
 //!    500 characters, that hold a base64- or hex-like run of more than 200
-//!    characters (letters and digits both present), or that name one of
-//!    `exec(`, `eval(`, `compile(`, `__import__(`, `marshal.loads`,
-//!    `subprocess`, `os.system`, `os.popen`, `socket`, `urllib.request`,
-//!    `http.client`, `requests.`, `ctypes`, `base64.b64decode`,
-//!    `codecs.decode` not preceded by a letter, digit, `_` or `.` (so
-//!    `re.compile(` and `websocket` are not flagged).
+//!    characters (letters and digits both present) or a run of more than
+//!    64 `\xNN` escapes, that start a block of at least 8 consecutive
+//!    added lines each one base64 string of 60 characters or more (the
+//!    block's size is given), or that name one of the calls `exec`,
+//!    `eval`, `compile`, `__import__` (spaces allowed before the `(`, and
+//!    `builtins.` before the name), `marshal.loads`, `pickle.loads`,
+//!    `subprocess`, `os.system`, `os.popen`, `os.exec*`, `os.spawn*`,
+//!    `os.posix_spawn*`, `pty.spawn`, `socket`, `urllib.request`,
+//!    `http.client`, `requests.`, `ctypes`, `cffi`, `importlib` (not its
+//!    `metadata` and `resources`), `base64.b64decode`, `codecs.decode`,
+//!    `zlib`/`lzma`/`bz2`/`gzip.decompress`, `bytes`/`bytearray.fromhex`,
+//!    `binascii.unhexlify` not preceded by a letter, digit, `_` or `.` (so
+//!    `re.compile(`, `cursor.execute(` and `websocket` are not flagged);
+//!    `b64decode`, `b32decode`, `b85decode`, `a85decode`, `decodebytes` and
+//!    `urlopen` anywhere; and `from MODULE import NAME` lines whose
+//!    `MODULE.NAME` is one of these (`from os import system`).
 //!
 //! Text matching is lexical: a reviewer still reads the diff. A line of a
 //! file whose diff fell back to the coarse one (see [`crate::diff`]) may be
@@ -136,10 +146,13 @@ pub fn summarize(from: &Tree, to: &Tree) -> Summary {
             let new_lines = lines(text);
             let inserted: Vec<usize> = diff.inserted().collect();
             deps::of_lines(path, &new_lines, &inserted, &mut out);
-            for i in inserted {
+            for &i in &inserted {
                 if let Some(detail) = lines::flags(new_lines[i]) {
                     out.add(path, Some(i as u64 + 1), FindingKind::Line, detail);
                 }
+            }
+            for (i, detail) in lines::blocks(&new_lines, &inserted) {
+                out.add(path, Some(i as u64 + 1), FindingKind::Line, detail);
             }
         }
     }

@@ -374,3 +374,19 @@ fn control_and_bidi_characters_are_flagged_and_quoted_escaped() {
         ]
     );
 }
+
+#[test]
+fn a_base64_block_is_reported_once_at_its_first_added_line() {
+    let b64 = "aGVsbG8gd29ybGQ0".repeat(4);
+    let body: String = (0..10).map(|_| format!("{b64}\n")).collect();
+    let from = tree([("pkg/blob.py", text("X = '''\n'''\n"))]);
+    let to = tree([("pkg/blob.py", text(&format!("X = '''\n{body}'''\n")))]);
+    assert_eq!(
+        found(&from, &to),
+        [format!(
+            "Line pkg/blob.py:2: base64-like block of 10 lines, 640 characters: {b64}"
+        )]
+    );
+    // The same lines already there: nothing added, nothing flagged.
+    assert_eq!(found(&to, &to), Vec::<String>::new());
+}
