@@ -44,6 +44,12 @@
 //!    `urlopen` anywhere; and `from MODULE import NAME` lines whose
 //!    `MODULE.NAME` is one of these (`from os import system`).
 //!
+//! A Python source file (`.py`, `.pyx`, `.pth`, `setup.cfg`,
+//! `pyproject.toml`, …) that is not UTF-8 text is shown by the diff as a
+//! binary; it is a finding of its own (group 1 when it runs at build time,
+//! else group 4) and, unless it holds a NUL byte, its added lines are
+//! scanned decoded as Latin-1 (findings marked so).
+//!
 //! Text matching is lexical: a reviewer still reads the diff. A line of a
 //! file whose diff fell back to the coarse one (see [`crate::diff`]) may be
 //! listed though it only moved.
@@ -146,14 +152,31 @@ pub fn summarize(from: &Tree, to: &Tree) -> Summary {
             let new_lines = lines(text);
             let inserted: Vec<usize> = diff.inserted().collect();
             deps::of_lines(path, &new_lines, &inserted, &mut out);
-            for &i in &inserted {
-                if let Some(detail) = lines::flags(new_lines[i]) {
-                    out.add(path, Some(i as u64 + 1), FindingKind::Line, detail);
-                }
-            }
-            for (i, detail) in lines::blocks(&new_lines, &inserted) {
-                out.add(path, Some(i as u64 + 1), FindingKind::Line, detail);
-            }
+            scan(path, &new_lines, &inserted, "", &mut out);
+        } else if let (Entry::Binary { latin1, .. }, true) = (new, python_source(path)) {
+            let kind = match runs_at_build(path, &backend) {
+                Some(_) => FindingKind::RunsAtBuild,
+                None => FindingKind::Line,
+            };
+            let Some(latin1) = latin1 else {
+                let detail = "Python source that is not UTF-8 (it holds a NUL byte): \
+                              shown as binary, not scanned; read it decoded";
+                out.add(path, None, kind, detail.to_owned());
+                continue;
+            };
+            let detail = "Python source that is not UTF-8: shown as binary; \
+                          its added lines are scanned decoded as Latin-1; read it decoded";
+            out.add(path, None, kind, detail.to_owned());
+            let before = old.and_then(|o| o.text().or(o.latin1())).unwrap_or("");
+            let diff = LineDiff::new(before, latin1);
+            let inserted: Vec<usize> = diff.inserted().collect();
+            scan(
+                path,
+                &lines(latin1),
+                &inserted,
+                "decoded as Latin-1: ",
+                &mut out,
+            );
         }
     }
     let mut findings = out.0;
@@ -200,6 +223,39 @@ impl Findings {
             detail,
         });
     }
+}
+
+/// The "Lines not to miss" of the `inserted` lines (indexes into `lines`),
+/// each detail after `prefix`.
+fn scan(path: &str, lines: &[&str], inserted: &[usize], prefix: &str, out: &mut Findings) {
+    for &i in inserted {
+        if let Some(detail) = lines::flags(lines[i]) {
+            out.add(
+                path,
+                Some(i as u64 + 1),
+                FindingKind::Line,
+                format!("{prefix}{detail}"),
+            );
+        }
+    }
+    for (i, detail) in lines::blocks(lines, inserted) {
+        out.add(
+            path,
+            Some(i as u64 + 1),
+            FindingKind::Line,
+            format!("{prefix}{detail}"),
+        );
+    }
+}
+
+/// Whether Python reads the file as source or configuration, so that it
+/// must be UTF-8 text to be scanned.
+fn python_source(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(name, "setup.cfg" | "pyproject.toml")
+        || [".py", ".pyw", ".pyi", ".pyx", ".pxd", ".pxi", ".pth"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
 }
 
 /// Why a file runs at build or install time, if it does.

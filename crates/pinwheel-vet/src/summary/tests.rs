@@ -390,3 +390,59 @@ fn a_base64_block_is_reported_once_at_its_first_added_line() {
     // The same lines already there: nothing added, nothing flagged.
     assert_eq!(found(&to, &to), Vec::<String>::new());
 }
+
+#[test]
+fn python_source_that_is_not_utf8_is_flagged_and_scanned_as_latin1() {
+    let sha = |b: &[u8]| Sha256::of(b).hex();
+    let setup: &[u8] = b"# caf\xe9\nimport os; os.system('x')\n";
+    let module: &[u8] = b"# caf\xe9\n\xabexec (payload)\n";
+    let nul: &[u8] = b"x = 1\0\n";
+    let to = tree([
+        ("setup.py", bin(setup)),
+        ("pkg/m.py", bin(module)),
+        ("pkg/n.pyx", bin(nul)),
+        // Not Python source: binaries as before, nothing more.
+        ("pkg/data.txt", bin(b"os.system(\xe9)\n")),
+    ]);
+    let not_utf8 = "Python source that is not UTF-8: shown as binary; \
+                    its added lines are scanned decoded as Latin-1; read it decoded";
+    assert_eq!(
+        found(&empty(), &to),
+        [
+            format!("RunsAtBuild setup.py: {not_utf8}"),
+            "RunsAtBuild setup.py: setuptools runs it at build time; added".to_owned(),
+            format!(
+                "ExecutableOrBinary pkg/data.txt: binary added: 13 bytes, sha256 {}",
+                sha(b"os.system(\xe9)\n")
+            ),
+            format!(
+                "ExecutableOrBinary pkg/m.py: binary added: 23 bytes, sha256 {}",
+                sha(module)
+            ),
+            format!(
+                "ExecutableOrBinary pkg/n.pyx: binary added: 7 bytes, sha256 {}",
+                sha(nul)
+            ),
+            format!(
+                "ExecutableOrBinary setup.py: binary added: 33 bytes, sha256 {}",
+                sha(setup)
+            ),
+            format!("Line pkg/m.py: {not_utf8}"),
+            "Line pkg/m.py:2: decoded as Latin-1: exec(: «exec (payload)".to_owned(),
+            "Line pkg/n.pyx: Python source that is not UTF-8 (it holds a NUL byte): \
+             shown as binary, not scanned; read it decoded"
+                .to_owned(),
+            "Line setup.py:2: decoded as Latin-1: os.system: import os; os.system('x')".to_owned(),
+        ]
+    );
+    // Only added lines are scanned: a line already there is not flagged.
+    let from = tree([("pkg/m.py", bin(module))]);
+    let grown = [module, b"print(1)\n"].concat();
+    let to = tree([("pkg/m.py", bin(&grown))]);
+    let got = found(&from, &to);
+    assert!(
+        got.contains(&format!("Line pkg/m.py: {not_utf8}")),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|f| f.contains("exec")), "{got:?}");
+}
