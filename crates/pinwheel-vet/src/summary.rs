@@ -50,6 +50,13 @@
 //! else group 4) and, unless it holds a NUL byte, its added lines are
 //! scanned decoded as Latin-1 (findings marked so).
 //!
+//! Within a group, files that are installed or run at build time come
+//! first, then tests, documentation, examples and benchmarks (top-level
+//! `tests/`, `test/`, `testing/`, `docs/`, `doc/`, `examples/`,
+//! `benchmarks/`, `bench/`; `test_*.py`, `*_test.py`, `conftest.py`
+//! anywhere), each part by path: their noise does not push a finding past
+//! a group's cap.
+//!
 //! Text matching is lexical: a reviewer still reads the diff. A line of a
 //! file whose diff fell back to the coarse one (see [`crate::diff`]) may be
 //! listed though it only moved.
@@ -100,7 +107,9 @@ pub struct Finding {
     pub detail: String,
 }
 
-/// The findings, sorted by group, path, line and detail.
+/// The findings, sorted by group, then the files that are installed or run
+/// at build time before tests, documentation and examples, then path, line
+/// and detail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub findings: Vec<Finding>,
@@ -180,8 +189,15 @@ pub fn summarize(from: &Tree, to: &Tree) -> Summary {
         }
     }
     let mut findings = out.0;
-    findings.sort_by(|a, b| {
-        (a.kind, &a.path, a.line, &a.detail).cmp(&(b.kind, &b.path, b.line, &b.detail))
+    let later = |path: &str| runs_at_build(path, &backend).is_none() && tests_or_docs(path);
+    findings.sort_by_cached_key(|f| {
+        (
+            f.kind,
+            later(&f.path),
+            f.path.clone(),
+            f.line,
+            f.detail.clone(),
+        )
     });
     findings.dedup();
     Summary { findings }
@@ -256,6 +272,33 @@ fn python_source(path: &str) -> bool {
         || [".py", ".pyw", ".pyi", ".pyx", ".pxd", ".pxi", ".pth"]
             .iter()
             .any(|ext| name.ends_with(ext))
+}
+
+/// Top-level directories of tests, documentation, examples and benchmarks:
+/// not installed, so listed after the files that are.
+const NOT_INSTALLED: [&str; 8] = [
+    "tests",
+    "test",
+    "testing",
+    "docs",
+    "doc",
+    "examples",
+    "benchmarks",
+    "bench",
+];
+
+/// Whether a path is a test, documentation, example or benchmark file
+/// (see [`NOT_INSTALLED`]; `test_*.py`, `*_test.py` and `conftest.py`
+/// anywhere).
+fn tests_or_docs(path: &str) -> bool {
+    let (top, name) = (
+        path.split('/').next().unwrap_or(path),
+        path.rsplit('/').next().unwrap_or(path),
+    );
+    (path.contains('/') && NOT_INSTALLED.contains(&top))
+        || (name.starts_with("test_") && name.ends_with(".py"))
+        || name.ends_with("_test.py")
+        || name == "conftest.py"
 }
 
 /// Why a file runs at build or install time, if it does.

@@ -446,3 +446,61 @@ fn python_source_that_is_not_utf8_is_flagged_and_scanned_as_latin1() {
     );
     assert!(!got.iter().any(|f| f.contains("exec")), "{got:?}");
 }
+
+#[test]
+fn tests_docs_and_examples_come_after_installed_files() {
+    let call = text("os.system('x')\n");
+    let to = tree([
+        ("benchmarks/b.py", call.clone()),
+        ("docs/conf.py", call.clone()),
+        ("examples/e.py", call.clone()),
+        ("pkg/conftest.py", call.clone()),
+        ("pkg/test_m.py", call.clone()),
+        ("pkg/m_test.py", call.clone()),
+        ("test/t.py", call.clone()),
+        ("testing/t.py", call.clone()),
+        ("tests/sitecustomize.py", call.clone()),
+        ("tests/t.py", call.clone()),
+        // Installed: a package named like a test directory, nested docs,
+        // a module that only starts with "test".
+        ("docs.py", call.clone()),
+        ("pkg/docs/d.py", call.clone()),
+        ("pkg/testing.py", call.clone()),
+        ("zz/m.py", call.clone()),
+    ]);
+    let paths: Vec<String> = summarize(&empty(), &to)
+        .of(FindingKind::Line)
+        .map(|f| f.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "docs.py",
+            "pkg/docs/d.py",
+            "pkg/testing.py",
+            "tests/sitecustomize.py",
+            "zz/m.py",
+            "benchmarks/b.py",
+            "docs/conf.py",
+            "examples/e.py",
+            "pkg/conftest.py",
+            "pkg/m_test.py",
+            "pkg/test_m.py",
+            "test/t.py",
+            "testing/t.py",
+            "tests/t.py",
+        ]
+    );
+    // Past the cap, the installed file's finding is still shown.
+    let mut noise: Vec<(String, Entry)> = (0..40)
+        .map(|i| (format!("tests/t{i:02}.py"), call.clone()))
+        .collect();
+    noise.push(("zz/m.py".to_owned(), call.clone()));
+    let to = Tree {
+        files: noise.into_iter().collect(),
+    };
+    let got = render_summary(&summarize(&empty(), &to));
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines[7], "  zz/m.py:1: os.system: os.system('x')", "{got}");
+    assert_eq!(lines[37], "  … and 11 more");
+}
