@@ -442,10 +442,10 @@ mod tests {
         let gap: Vec<usize> = all.iter().copied().filter(|&i| i != 4).collect();
         assert_eq!(blocks(&text, &gap), []);
         let short = format!("    b'{}'\n", &b64[..59]);
-        assert_eq!(blocks(&vec![short.as_str(); 10], &all), []);
+        assert_eq!(blocks(&[short.as_str(); 10], &all), []);
         let prose = format!("{}\n", "word ".repeat(15));
-        assert_eq!(blocks(&vec![prose.as_str(); 10], &all), []);
+        assert_eq!(blocks(&[prose.as_str(); 10], &all), []);
         let letters = format!("{}\n", "abcdefgh".repeat(8));
-        assert_eq!(blocks(&vec![letters.as_str(); 10], &all), []);
+        assert_eq!(blocks(&[letters.as_str(); 10], &all), []);
     }
 }
