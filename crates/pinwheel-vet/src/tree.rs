@@ -2,7 +2,9 @@
 //! to the sdist's root, as text, as a binary (size and sha256 only) or as
 //! a symbolic link (its target, never followed).
 //!
-//! "Text" means: valid UTF-8 without a NUL byte. Anything else is binary.
+//! "Text" means: valid UTF-8 without a NUL byte. Anything else is binary;
+//! a binary without a NUL byte (a source file in another encoding) also
+//! keeps its bytes decoded as Latin-1, for the summary to scan.
 //! Text is kept byte for byte: CRLF line ends stay CRLF (the diff shows a
 //! `\r` change as a changed line), a missing final newline stays missing.
 //!
@@ -33,11 +35,14 @@ pub struct Tree {
 pub enum Entry {
     /// Valid UTF-8 without NUL, kept as it is (CRLF included).
     Text { text: String, executable: bool },
-    /// Anything else: only its size and digest are kept.
+    /// Anything else: its size and digest, and when it holds no NUL byte
+    /// (text in another encoding than UTF-8) its bytes decoded as Latin-1
+    /// (each byte one character), so that its lines can still be scanned.
     Binary {
         size: u64,
         sha256: Sha256,
         executable: bool,
+        latin1: Option<String>,
     },
     /// A symbolic link and its target, as written in the archive.
     Symlink(String),
@@ -48,19 +53,32 @@ impl Entry {
     /// else binary.
     pub fn from_bytes(bytes: Vec<u8>, executable: bool) -> Entry {
         if bytes.contains(&0) {
-            return Entry::binary(&bytes, executable);
+            return Entry::binary(&bytes, executable, None);
         }
         match String::from_utf8(bytes) {
             Ok(text) => Entry::Text { text, executable },
-            Err(err) => Entry::binary(err.as_bytes(), executable),
+            Err(err) => {
+                let bytes = err.as_bytes();
+                let latin1 = bytes.iter().map(|&b| char::from(b)).collect();
+                Entry::binary(bytes, executable, Some(latin1))
+            }
         }
     }
 
-    fn binary(bytes: &[u8], executable: bool) -> Entry {
+    fn binary(bytes: &[u8], executable: bool, latin1: Option<String>) -> Entry {
         Entry::Binary {
             size: bytes.len() as u64,
             sha256: Sha256::of(bytes),
             executable,
+            latin1,
+        }
+    }
+
+    /// A binary's bytes decoded as Latin-1, when it holds no NUL byte.
+    pub fn latin1(&self) -> Option<&str> {
+        match self {
+            Entry::Binary { latin1, .. } => latin1.as_deref(),
+            _ => None,
         }
     }
 
@@ -184,6 +202,7 @@ mod tests {
                     size,
                     sha256,
                     executable,
+                    ..
                 } => {
                     assert_eq!(size, bytes.len() as u64);
                     assert_eq!(sha256, Sha256::of(bytes));
@@ -193,6 +212,21 @@ mod tests {
             }
         }
         assert!(Entry::from_bytes(Vec::new(), false).text() == Some(""));
+    }
+
+    #[test]
+    fn a_binary_without_nul_keeps_its_latin1_decoding() {
+        let entry = Entry::from_bytes(b"caf\xe9 = 1\n".to_vec(), false);
+        assert!(entry.text().is_none());
+        assert_eq!(entry.latin1(), Some("caf\u{e9} = 1\n"));
+        assert_eq!(
+            Entry::from_bytes(b"caf\xe9\0".to_vec(), false).latin1(),
+            None
+        );
+        assert_eq!(
+            Entry::from_bytes(b"caf\xc3\xa9".to_vec(), false).latin1(),
+            None
+        );
     }
 
     #[test]

@@ -162,29 +162,40 @@ fn line_where(text: &str, pred: impl Fn(&str) -> bool) -> Option<u64> {
     text.lines().position(pred).map(|i| i as u64 + 1)
 }
 
-/// The files of the in-tree build backend `to` declares: under each
-/// `backend-path` directory, the module `build-backend` names (`dir/mod.py`)
-/// or its package (`dir/mod`).
-pub(super) fn backend_files(to: &Tree) -> Vec<String> {
+/// The in-tree build backend `to` declares (PEP 517 `backend-path`).
+#[derive(Debug, Default)]
+pub(super) struct Backend {
+    /// The module `build-backend` names under each `backend-path`
+    /// directory (`dir/mod.py`) or its package (`dir/mod`).
+    pub modules: Vec<String>,
+    /// The `backend-path` directories, each as a path prefix (`dir/`, or
+    /// `""` for the root): the backend can import any module below them.
+    pub dirs: Vec<String>,
+}
+
+/// The in-tree build backend of `to`'s `pyproject.toml`; empty when it
+/// names no `backend-path`.
+pub(super) fn backend_files(to: &Tree) -> Backend {
+    let mut out = Backend::default();
     let Some(text) = to.files.get("pyproject.toml").and_then(Entry::text) else {
-        return Vec::new();
+        return out;
     };
     let Ok(table) = toml::from_str::<toml::Table>(text) else {
-        return Vec::new();
+        return out;
     };
     let Some(system) = table.get("build-system") else {
-        return Vec::new();
+        return out;
     };
-    let Some(backend) = system.get("build-backend").and_then(toml::Value::as_str) else {
-        return Vec::new();
-    };
+    let backend = system
+        .get("build-backend")
+        .and_then(toml::Value::as_str)
+        .unwrap_or("");
     let top = backend.split([':', '.']).next().unwrap_or(backend).trim();
     let dirs = system
         .get("backend-path")
         .and_then(toml::Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut files = Vec::new();
     for dir in dirs.iter().filter_map(toml::Value::as_str) {
         let dir = dir.trim_start_matches("./").trim_end_matches('/');
         let prefix = if dir.is_empty() || dir == "." {
@@ -192,10 +203,13 @@ pub(super) fn backend_files(to: &Tree) -> Vec<String> {
         } else {
             format!("{dir}/")
         };
-        files.push(format!("{prefix}{top}.py"));
-        files.push(format!("{prefix}{top}"));
+        if !top.is_empty() {
+            out.modules.push(format!("{prefix}{top}.py"));
+            out.modules.push(format!("{prefix}{top}"));
+        }
+        out.dirs.push(prefix);
     }
-    files
+    out
 }
 
 /// The added lines of the root `setup.py` that name `install_requires` or

@@ -138,6 +138,7 @@ fn build_system_changes_show_old_and_new() {
         found(&from, &to),
         [
             "RunsAtBuild _build/backend.py: the in-tree build backend; added",
+            "RunsAtBuild _build/other.py: under backend-path: the in-tree build backend can import it; added",
             "RunsAtBuild pyproject.toml: [build-system] backend-path: (none) → [\"_build\"]",
             "RunsAtBuild pyproject.toml: [build-system] build-backend: \"setuptools.build_meta\" → \"backend:api\"",
             "RunsAtBuild pyproject.toml: chooses the build backend and its requirements; changed, +4 −3 lines",
@@ -146,6 +147,77 @@ fn build_system_changes_show_old_and_new() {
             "Dependency pyproject.toml: [project] dependencies changed: b>=1 → b>=2",
             "Dependency pyproject.toml: [project] dependencies removed: a",
         ]
+    );
+}
+
+#[test]
+fn build_hooks_and_native_build_files_are_flagged_where_their_tool_reads_them() {
+    let to = tree([
+        ("hatch_build.py", text("x = 1\n")),
+        ("pdm_build.py", text("x = 1\n")),
+        ("build.rs", text("fn main() {}\n")),
+        ("Cargo.toml", text("[package]\n")),
+        ("CMakeLists.txt", text("project(x)\n")),
+        ("src/ext/CMakeLists.txt", text("add_library(x)\n")),
+        ("meson.build", text("project('x')\n")),
+        ("src/meson.build", text("py.install_sources()\n")),
+        // Not read by a build tool where they are.
+        ("pkg/hatch_build.py", text("x = 1\n")),
+        ("tests/pdm_build.py", text("x = 1\n")),
+        ("src/build.rs", text("fn main() {}\n")),
+        ("crates/core/Cargo.toml", text("[package]\n")),
+        ("cmake/CMakeLists.txt.in", text("project(x)\n")),
+        ("docs/meson.build.md", text("x\n")),
+    ]);
+    assert_eq!(
+        found(&empty(), &to),
+        [
+            "RunsAtBuild CMakeLists.txt: CMake runs it when scikit-build-core builds; added",
+            "RunsAtBuild Cargo.toml: cargo reads it when maturin or setuptools-rust builds (build script, dependencies); added",
+            "RunsAtBuild build.rs: cargo runs it when maturin or setuptools-rust builds; added",
+            "RunsAtBuild hatch_build.py: hatchling runs it as a custom build hook; added",
+            "RunsAtBuild meson.build: Meson runs it when meson-python builds; added",
+            "RunsAtBuild pdm_build.py: pdm-backend runs it as a build hook; added",
+            "RunsAtBuild src/ext/CMakeLists.txt: CMake runs it when scikit-build-core builds; added",
+            "RunsAtBuild src/meson.build: Meson runs it when meson-python builds; added",
+        ]
+    );
+}
+
+#[test]
+fn every_module_under_backend_path_is_flagged_and_nothing_outside_it() {
+    let pyproject = text(
+        "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\"_build\", \"./tools/\"]\n",
+    );
+    let from = tree([("pyproject.toml", pyproject.clone())]);
+    let to = tree([
+        ("pyproject.toml", pyproject.clone()),
+        ("_build/backend.py", text("import helper\n")),
+        ("_build/helper.py", text("x = 1\n")),
+        ("tools/deep/mod.py", text("x = 1\n")),
+        ("_build/README.txt", text("x\n")),
+        ("_buildx/helper.py", text("x = 1\n")),
+        ("pkg/helper.py", text("x = 1\n")),
+    ]);
+    let under = "under backend-path: the in-tree build backend can import it; added";
+    assert_eq!(
+        found(&from, &to),
+        [
+            "RunsAtBuild _build/backend.py: the in-tree build backend; added".to_owned(),
+            format!("RunsAtBuild _build/helper.py: {under}"),
+            format!("RunsAtBuild tools/deep/mod.py: {under}"),
+        ]
+    );
+    // Without backend-path, the backend is installed, not in the tree.
+    let plain = text("[build-system]\nrequires = []\nbuild-backend = \"backend\"\n");
+    let to = tree([
+        ("pyproject.toml", plain.clone()),
+        ("_build/helper.py", text("x = 1\n")),
+        ("backend.py", text("x = 1\n")),
+    ]);
+    assert_eq!(
+        found(&tree([("pyproject.toml", plain)]), &to),
+        Vec::<String>::new()
     );
 }
 
@@ -301,4 +373,134 @@ fn control_and_bidi_characters_are_flagged_and_quoted_escaped() {
             "Line demo/x.py:2: control or bidirectional character: b = '\\u{202e}'",
         ]
     );
+}
+
+#[test]
+fn a_base64_block_is_reported_once_at_its_first_added_line() {
+    let b64 = "aGVsbG8gd29ybGQ0".repeat(4);
+    let body: String = (0..10).map(|_| format!("{b64}\n")).collect();
+    let from = tree([("pkg/blob.py", text("X = '''\n'''\n"))]);
+    let to = tree([("pkg/blob.py", text(&format!("X = '''\n{body}'''\n")))]);
+    assert_eq!(
+        found(&from, &to),
+        [format!(
+            "Line pkg/blob.py:2: base64-like block of 10 lines, 640 characters: {b64}"
+        )]
+    );
+    // The same lines already there: nothing added, nothing flagged.
+    assert_eq!(found(&to, &to), Vec::<String>::new());
+}
+
+#[test]
+fn python_source_that_is_not_utf8_is_flagged_and_scanned_as_latin1() {
+    let sha = |b: &[u8]| Sha256::of(b).hex();
+    let setup: &[u8] = b"# caf\xe9\nimport os; os.system('x')\n";
+    let module: &[u8] = b"# caf\xe9\n\xabexec (payload)\n";
+    let nul: &[u8] = b"x = 1\0\n";
+    let to = tree([
+        ("setup.py", bin(setup)),
+        ("pkg/m.py", bin(module)),
+        ("pkg/n.pyx", bin(nul)),
+        // Not Python source: binaries as before, nothing more.
+        ("pkg/data.txt", bin(b"os.system(\xe9)\n")),
+    ]);
+    let not_utf8 = "Python source that is not UTF-8: shown as binary; \
+                    its added lines are scanned decoded as Latin-1; read it decoded";
+    assert_eq!(
+        found(&empty(), &to),
+        [
+            format!("RunsAtBuild setup.py: {not_utf8}"),
+            "RunsAtBuild setup.py: setuptools runs it at build time; added".to_owned(),
+            format!(
+                "ExecutableOrBinary pkg/data.txt: binary added: 13 bytes, sha256 {}",
+                sha(b"os.system(\xe9)\n")
+            ),
+            format!(
+                "ExecutableOrBinary pkg/m.py: binary added: 23 bytes, sha256 {}",
+                sha(module)
+            ),
+            format!(
+                "ExecutableOrBinary pkg/n.pyx: binary added: 7 bytes, sha256 {}",
+                sha(nul)
+            ),
+            format!(
+                "ExecutableOrBinary setup.py: binary added: 33 bytes, sha256 {}",
+                sha(setup)
+            ),
+            format!("Line pkg/m.py: {not_utf8}"),
+            "Line pkg/m.py:2: decoded as Latin-1: exec(: «exec (payload)".to_owned(),
+            "Line pkg/n.pyx: Python source that is not UTF-8 (it holds a NUL byte): \
+             shown as binary, not scanned; read it decoded"
+                .to_owned(),
+            "Line setup.py:2: decoded as Latin-1: os.system: import os; os.system('x')".to_owned(),
+        ]
+    );
+    // Only added lines are scanned: a line already there is not flagged.
+    let from = tree([("pkg/m.py", bin(module))]);
+    let grown = [module, b"print(1)\n"].concat();
+    let to = tree([("pkg/m.py", bin(&grown))]);
+    let got = found(&from, &to);
+    assert!(
+        got.contains(&format!("Line pkg/m.py: {not_utf8}")),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|f| f.contains("exec")), "{got:?}");
+}
+
+#[test]
+fn tests_docs_and_examples_come_after_installed_files() {
+    let call = text("os.system('x')\n");
+    let to = tree([
+        ("benchmarks/b.py", call.clone()),
+        ("docs/conf.py", call.clone()),
+        ("examples/e.py", call.clone()),
+        ("pkg/conftest.py", call.clone()),
+        ("pkg/test_m.py", call.clone()),
+        ("pkg/m_test.py", call.clone()),
+        ("test/t.py", call.clone()),
+        ("testing/t.py", call.clone()),
+        ("tests/sitecustomize.py", call.clone()),
+        ("tests/t.py", call.clone()),
+        // Installed: a package named like a test directory, nested docs,
+        // a module that only starts with "test".
+        ("docs.py", call.clone()),
+        ("pkg/docs/d.py", call.clone()),
+        ("pkg/testing.py", call.clone()),
+        ("zz/m.py", call.clone()),
+    ]);
+    let paths: Vec<String> = summarize(&empty(), &to)
+        .of(FindingKind::Line)
+        .map(|f| f.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "docs.py",
+            "pkg/docs/d.py",
+            "pkg/testing.py",
+            "tests/sitecustomize.py",
+            "zz/m.py",
+            "benchmarks/b.py",
+            "docs/conf.py",
+            "examples/e.py",
+            "pkg/conftest.py",
+            "pkg/m_test.py",
+            "pkg/test_m.py",
+            "test/t.py",
+            "testing/t.py",
+            "tests/t.py",
+        ]
+    );
+    // Past the cap, the installed file's finding is still shown.
+    let mut noise: Vec<(String, Entry)> = (0..40)
+        .map(|i| (format!("tests/t{i:02}.py"), call.clone()))
+        .collect();
+    noise.push(("zz/m.py".to_owned(), call.clone()));
+    let to = Tree {
+        files: noise.into_iter().collect(),
+    };
+    let got = render_summary(&summarize(&empty(), &to));
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines[7], "  zz/m.py:1: os.system: os.system('x')", "{got}");
+    assert_eq!(lines[37], "  … and 11 more");
 }
