@@ -220,17 +220,23 @@ pub fn stage(dir: &Path, inputs: &Inputs<'_>) -> anyhow::Result<usize> {
 }
 
 /// The files of the application directory `rel` that git tracks, relative
-/// to `root`, sorted. Outside a git checkout (a copy of the tree), every
-/// regular file under it except hidden ones and Python/build leftovers
-/// (`__pycache__`, `*.pyc`, `build/`, `dist/`, `*.egg-info`).
+/// to `root`, sorted, when `root` is the top of a git checkout. Otherwise
+/// (a copy of the tree, even one inside another checkout, such as
+/// check-reproducible's copies under `target/`, which git would answer for
+/// the enclosing repository with nothing), every regular file under it
+/// except hidden ones and Python/build leftovers (`__pycache__`, `*.pyc`,
+/// `build/`, `dist/`, `*.egg-info`).
 pub fn app_files(root: &Path, rel: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let listed = duct::cmd!("git", "-C", root, "ls-files", "-z", "--", rel)
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run();
-    if let Ok(out) = &listed {
+    let checkout = root.join(".git").exists();
+    let listed = checkout.then(|| {
+        duct::cmd!("git", "-C", root, "ls-files", "-z", "--", rel)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+    });
+    if let Some(Ok(out)) = &listed {
         if out.status.success() {
             let mut files: Vec<PathBuf> = out
                 .stdout
@@ -528,6 +534,34 @@ fn copy_checked(from: &Path, to: &Path, expected: &Sha256) -> anyhow::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_files_of_a_copy_inside_another_checkout_are_walked() {
+        let outer = tempfile::tempdir().unwrap();
+        duct::cmd!("git", "init", "-q", outer.path()).run().unwrap();
+        fs_err::write(outer.path().join(".gitignore"), "target/\n").unwrap();
+        // A copy of a tree under the checkout's ignored target/, as
+        // check-reproducible makes them.
+        let copy = outer.path().join("target/copy");
+        fs_err::create_dir_all(copy.join("app/etc")).unwrap();
+        fs_err::write(copy.join("app/etc/greeting.conf"), "hi\n").unwrap();
+        fs_err::write(copy.join("app/.hidden"), "").unwrap();
+        assert_eq!(
+            app_files(&copy, Path::new("app")).unwrap(),
+            [PathBuf::from("app/etc/greeting.conf")]
+        );
+        // The checkout itself: what git tracks, not what lies around.
+        fs_err::create_dir_all(outer.path().join("app")).unwrap();
+        fs_err::write(outer.path().join("app/tracked.txt"), "").unwrap();
+        fs_err::write(outer.path().join("app/untracked.txt"), "").unwrap();
+        duct::cmd!("git", "-C", outer.path(), "add", "app/tracked.txt")
+            .run()
+            .unwrap();
+        assert_eq!(
+            app_files(outer.path(), Path::new("app")).unwrap(),
+            [PathBuf::from("app/tracked.txt")]
+        );
+    }
 
     #[test]
     fn shell_wildcards() {
